@@ -1,0 +1,4 @@
+# Warning flags for the project's own targets (not for third-party code).
+add_library(nextlm_warnings INTERFACE)
+target_compile_options(nextlm_warnings INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wshadow=local -Wno-missing-field-initializers>)

@@ -1,0 +1,11 @@
+// The `nextlm` subcommands. Each returns the process exit status; errors are
+// thrown (nextlm::Error or UsageError) and reported by main.
+#pragma once
+
+namespace nextlm::cli {
+
+int cmd_info(int argc, char** argv);
+int cmd_dequant(int argc, char** argv);
+int cmd_synth(int argc, char** argv);
+
+}  // namespace nextlm::cli

@@ -1,0 +1,61 @@
+// `nextlm` command-line program: one binary, subcommands that tests and
+// benchmarks drive. Errors go to stderr with a non-zero exit status.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+
+#include "args.h"
+#include "commands.h"
+#include "nextlm/error.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* usage;
+};
+
+const Command kCommands[] = {
+    {"info", nextlm::cli::cmd_info, "info MODEL [--json]"},
+    {"dequant", nextlm::cli::cmd_dequant, "dequant MODEL --rows N --out PREFIX"},
+    {"synth", nextlm::cli::cmd_synth,
+     "synth (--preset tiny|bench-cpu|reap-40b | --shape KEY=VAL,...) [--types MIX] --out FILE.gguf "
+     "[--seed N] [--vocab VOCAB.gguf]"},
+};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "usage: nextlm COMMAND ...\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  nextlm %s\n", c.usage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    print_usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    try {
+      return c.run(argc - 2, argv + 2);
+    } catch (const nextlm::cli::UsageError& e) {
+      std::fprintf(stderr, "nextlm %s: %s\nusage: nextlm %s\n", c.name, e.message.c_str(), c.usage);
+      return 2;
+    } catch (const nextlm::Error& e) {
+      std::fprintf(stderr, "nextlm %s: error: %s\n", c.name, e.what());
+      return 1;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "nextlm %s: error: out of memory\n", c.name);
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "nextlm %s: error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "nextlm: unknown command '%s'\n", argv[1]);
+  print_usage(stderr);
+  return 2;
+}

@@ -1,0 +1,89 @@
+#include "util/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "nextlm/error.h"
+
+namespace nextlm::util {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const char* what) {
+  throw Error(ErrorCode::kIo, path + ": " + what + ": " + std::strerror(errno));
+}
+
+// Closes the descriptor on every path out of open().
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+MappedFile MappedFile::open(const std::string& path, bool use_mmap) {
+  Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.fd < 0) fail(path, "cannot open");
+  struct stat st {};
+  if (::fstat(fd.fd, &st) != 0) fail(path, "cannot stat");
+  if (!S_ISREG(st.st_mode)) {
+    throw Error(ErrorCode::kIo, path + ": not a regular file");
+  }
+  MappedFile f;
+  f.path_ = path;
+  f.size_ = static_cast<size_t>(st.st_size);
+  if (f.size_ == 0) return f;  // mmap of length 0 is invalid; an empty view is fine
+  if (use_mmap) {
+    void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd.fd, 0);
+    if (p == MAP_FAILED) fail(path, "cannot mmap");
+    f.data_ = static_cast<const uint8_t*>(p);
+    f.mapped_ = true;
+    return f;
+  }
+  f.buffer_.resize(f.size_);
+  size_t done = 0;
+  while (done < f.size_) {
+    ssize_t n = ::read(fd.fd, f.buffer_.data() + done, f.size_ - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(path, "read failed");
+    if (n == 0) throw Error(ErrorCode::kIo, path + ": file shrank while reading");
+    done += static_cast<size_t>(n);
+  }
+  f.data_ = f.buffer_.data();
+  return f;
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept { *this = std::move(other); }
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    reset();
+    path_ = std::move(other.path_);
+    size_ = std::exchange(other.size_, 0);
+    mapped_ = std::exchange(other.mapped_, false);
+    buffer_ = std::move(other.buffer_);
+    data_ = mapped_ ? std::exchange(other.data_, nullptr) : buffer_.data();
+    other.data_ = nullptr;
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() { reset(); }
+
+void MappedFile::reset() noexcept {
+  if (mapped_ && data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  data_ = nullptr;
+  size_ = 0;
+  mapped_ = false;
+  buffer_.clear();
+}
+
+}  // namespace nextlm::util

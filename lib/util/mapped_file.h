@@ -1,0 +1,39 @@
+// Read-only view of a whole file: memory-mapped by default (weights are
+// paged in lazily and shared between processes), or read into memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nextlm::util {
+
+class MappedFile {
+ public:
+  // Throws nextlm::Error(kIo) naming the path and the OS error.
+  static MappedFile open(const std::string& path, bool use_mmap = true);
+
+  MappedFile() = default;
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+  bool is_mapped() const { return mapped_; }
+
+ private:
+  void reset() noexcept;
+
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;
+  std::vector<uint8_t> buffer_;  // used when not memory-mapped
+};
+
+}  // namespace nextlm::util
