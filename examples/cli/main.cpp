@@ -22,7 +22,7 @@ const Command kCommands[] = {
     {"dequant", nextlm::cli::cmd_dequant, "dequant MODEL --rows N --out PREFIX"},
     {"synth", nextlm::cli::cmd_synth,
      "synth (--preset tiny|bench-cpu|reap-40b | --shape KEY=VAL,...) [--types MIX] --out FILE.gguf "
-     "[--seed N] [--vocab VOCAB.gguf]"},
+     "[--seed N] [--vocab VOCAB.gguf] [--threads N]"},
 };
 
 void print_usage(std::FILE* out) {

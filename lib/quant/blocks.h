@@ -130,7 +130,8 @@ static_assert(sizeof(BlockTQ1_0) == 54);
 static_assert(sizeof(BlockTQ2_0) == 66);
 // clang-format on
 
-// Blocks are read straight from (possibly unaligned) mapped files, so the
-// dequantizers copy each block out with memcpy; alignment never matters.
+// Blocks are read straight from (possibly unaligned) mapped files or device
+// copies of them, so the decoders (block_decode.h) never dereference these
+// structs: they read the bytes at offsetof() positions; alignment never matters.
 
 }  // namespace nextlm::quant

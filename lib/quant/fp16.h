@@ -1,15 +1,18 @@
 // Bit-exact conversions between f32 and the small float formats of GGUF:
-// IEEE half (f16), bfloat16 and MXFP4's E8M0 block exponent.
+// IEEE half (f16), bfloat16 and MXFP4's E8M0 block exponent. The decoding
+// direction (to f32) is NLM_HD: the CUDA backend uses the same code.
 #pragma once
 
 #include <bit>
 #include <cstdint>
 
+#include "quant/hd.h"
+
 namespace nextlm::quant {
 
 // f16 -> f32 is exact for every input. NaNs keep their payload and come out
 // quiet, as with x86 F16C and ggml's portable conversion.
-inline float fp16_to_fp32(uint16_t h) {
+NLM_HD inline float fp16_to_fp32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exp = (h >> 10) & 0x1Fu;
   uint32_t mant = h & 0x3FFu;
@@ -29,7 +32,7 @@ inline float fp16_to_fp32(uint16_t h) {
     }
     bits = sign | (e << 23) | ((mant & 0x3FFu) << 13);
   }
-  return std::bit_cast<float>(bits);
+  return bits_to_f32(bits);
 }
 
 // f32 -> f16, round to nearest even; overflow gives +-inf, NaN stays NaN.
@@ -58,8 +61,8 @@ inline uint16_t fp32_to_fp16(float f) {
   return static_cast<uint16_t>(sign | (r >> 13));
 }
 
-inline float bf16_to_fp32(uint16_t h) {
-  return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+NLM_HD inline float bf16_to_fp32(uint16_t h) {
+  return bits_to_f32(static_cast<uint32_t>(h) << 16);
 }
 
 // f32 -> bf16 round to nearest even, NaN kept quiet (as ggml does).
@@ -72,9 +75,9 @@ inline uint16_t fp32_to_bf16(float f) {
 // MXFP4 block scale: ggml stores the E2M1 codebook doubled (kvalues_fp4), so it
 // decodes the E8M0 exponent as 2^(e-128), i.e. half of 2^(e-127). e = 0 and 1
 // give the subnormals 2^-128 and 2^-127; e = 255 gives 2^127 (no NaN).
-inline float e8m0_to_fp32_half(uint8_t e) {
+NLM_HD inline float e8m0_to_fp32_half(uint8_t e) {
   const uint32_t bits = e < 2 ? (0x00200000u << e) : (static_cast<uint32_t>(e - 1) << 23);
-  return std::bit_cast<float>(bits);
+  return bits_to_f32(bits);
 }
 
 }  // namespace nextlm::quant
