@@ -1,5 +1,6 @@
-// Catch2 main that turns "fixtures missing" into a ctest SKIP instead of a
-// silent pass.
+// Catch2 main that turns "fixtures missing" and "no CUDA device" into a ctest
+// SKIP (exit 77) instead of a silent pass: a test spec argument that selects
+// [fixtures] or [gpu] (not "~[fixtures]") needs them.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
@@ -31,10 +32,38 @@ std::vector<unsigned char> read_file(const std::string& path) {
 
 }  // namespace nextlm::test
 
+// Defined in test_cuda_dequant.cpp, which is built (with NEXTLM_HAVE_CUDA)
+// only when the CUDA backend is.
+#ifdef NEXTLM_HAVE_CUDA
+bool nextlm_test_have_gpu();
+#else
+static bool nextlm_test_have_gpu() { return false; }
+#endif
+
+namespace {
+
+// Whether a test spec argument selects `tag` rather than excluding it.
+bool spec_requires(const std::string& arg, const std::string& tag) {
+  for (size_t pos = arg.find(tag); pos != std::string::npos; pos = arg.find(tag, pos + 1))
+    if (pos == 0 || arg[pos - 1] != '~') return true;
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
-    if (std::string(argv[i]).find("[fixtures]") != std::string::npos && !nextlm::test::have_fixtures()) {
+    const std::string arg = argv[i];
+    if (spec_requires(arg, "[fixtures]") && !nextlm::test::have_fixtures()) {
       std::printf("SKIPPED: fixtures not found at %s (set NEXTLM_FIXTURES)\n", nextlm::test::fixtures_dir().c_str());
+      return 77;
+    }
+    if (spec_requires(arg, "[gpu]") && !nextlm_test_have_gpu()) {
+#ifdef NEXTLM_HAVE_CUDA
+      std::printf("SKIPPED: no CUDA device\n");
+#else
+      std::printf("SKIPPED: no CUDA device (CUDA backend not built)\n");
+#endif
       return 77;
     }
   }

@@ -23,6 +23,9 @@ const Command kCommands[] = {
     {"synth", nextlm::cli::cmd_synth,
      "synth (--preset tiny|bench-cpu|reap-40b | --shape KEY=VAL,...) [--types MIX] --out FILE.gguf "
      "[--seed N] [--vocab VOCAB.gguf] [--threads N]"},
+    {"tokenize", nextlm::cli::cmd_tokenize, "tokenize MODEL (--cases FILE | --text TEXT [--special] [--json]) [--no-nfc]"},
+    {"detokenize", nextlm::cli::cmd_detokenize, "detokenize MODEL --ids 1,2,3 [--skip-special]"},
+    {"bench-tokenizer", nextlm::cli::cmd_bench_tokenizer, "bench-tokenizer MODEL [--file F] [--passes N]"},
 };
 
 void print_usage(std::FILE* out) {

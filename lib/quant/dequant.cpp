@@ -2,39 +2,21 @@
 // dequantizers. Plain element types (floats and integers) are converted here.
 #include "quant/dequant.h"
 
+#include <cstring>
 #include <string>
 
 #include "nextlm/error.h"
+#include "quant/block_decode.h"
 #include "quant/dequant_impl.h"
-#include "quant/fp16.h"
 
 namespace nextlm::quant {
 namespace {
 
-// Unaligned little-endian element reads, converted to float.
-template <typename T>
-void convert_plain(const uint8_t* src, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    T v;
-    std::memcpy(&v, src + static_cast<size_t>(i) * sizeof(T), sizeof(T));
-    y[i] = static_cast<float>(v);  // i32/i64/f64: round to nearest float
-  }
-}
-
-void convert_f16(const uint8_t* src, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    uint16_t h;
-    std::memcpy(&h, src + 2 * i, 2);
-    y[i] = fp16_to_fp32(h);
-  }
-}
-
-void convert_bf16(const uint8_t* src, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    uint16_t h;
-    std::memcpy(&h, src + 2 * i, 2);
-    y[i] = bf16_to_fp32(h);
-  }
+// Element-wise conversion with a block_decode.h element decoder (unaligned
+// little-endian reads; integers and f64 round to nearest float).
+template <size_t kBytes, float (*Decode)(const uint8_t*)>
+void convert(const uint8_t* src, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = Decode(src + static_cast<size_t>(i) * kBytes);
 }
 
 }  // namespace
@@ -52,13 +34,13 @@ void dequantize_row(Type t, const void* src, float* dst, int64_t n) {
   // clang-format off
   switch (t) {
     case Type::F32: std::memcpy(dst, s, static_cast<size_t>(n) * sizeof(float)); return;
-    case Type::F16: convert_f16(s, dst, n); return;
-    case Type::BF16: convert_bf16(s, dst, n); return;
-    case Type::F64: convert_plain<double>(s, dst, n); return;
-    case Type::I8: convert_plain<int8_t>(s, dst, n); return;
-    case Type::I16: convert_plain<int16_t>(s, dst, n); return;
-    case Type::I32: convert_plain<int32_t>(s, dst, n); return;
-    case Type::I64: convert_plain<int64_t>(s, dst, n); return;
+    case Type::F16: convert<2, decode_f16>(s, dst, n); return;
+    case Type::BF16: convert<2, decode_bf16>(s, dst, n); return;
+    case Type::F64: convert<8, decode_plain<double>>(s, dst, n); return;
+    case Type::I8: convert<1, decode_plain<int8_t>>(s, dst, n); return;
+    case Type::I16: convert<2, decode_plain<int16_t>>(s, dst, n); return;
+    case Type::I32: convert<4, decode_plain<int32_t>>(s, dst, n); return;
+    case Type::I64: convert<8, decode_plain<int64_t>>(s, dst, n); return;
     case Type::Q4_0: dequant_q4_0(s, dst, nb); return;
     case Type::Q4_1: dequant_q4_1(s, dst, nb); return;
     case Type::Q5_0: dequant_q5_0(s, dst, nb); return;

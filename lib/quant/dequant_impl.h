@@ -1,23 +1,27 @@
 // Per-format dequantizers behind dequantize_row(). Each takes a pointer to
 // nb consecutive blocks (any alignment) and writes nb * block_size floats.
-// The float operations follow ggml's reference scalar code in the same order,
-// so results are bit-identical. (Most products here are exact in float, since
-// f16 scales have 11 significant bits and quants a few; where rounding can
-// happen, e.g. q6_K's (d * scale) * q, the order matters. FMA contraction of
-// the "x * d - m" forms cannot change results, as x * d is exact.)
+// The math is in block_decode.h, shared with the CUDA backend.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 namespace nextlm::quant::detail {
 
-// Copies block i out of a byte stream: blocks in files are not aligned.
-template <typename B>
-inline B load_block(const uint8_t* src, int64_t i) {
-  B b;
-  std::memcpy(&b, src + static_cast<size_t>(i) * sizeof(B), sizeof(B));
-  return b;
+// Runs a block_decode.h decoder over nb consecutive blocks of kBlockBytes bytes
+// and kElems elements (a multiple of the 32-element sub-block). Each block is
+// copied to a local buffer first: then the compiler knows that the float
+// stores cannot change the block bytes (which it must assume of a uint8_t
+// pointer into the source), and keeps them in registers.
+template <size_t kBlockBytes, int kElems, void (*Decode)(const uint8_t*, int, float*)>
+inline void decode_blocks(const uint8_t* src, float* y, int64_t nb) {
+  static_assert(kElems % 32 == 0);
+  for (int64_t i = 0; i < nb; ++i, src += kBlockBytes) {
+    alignas(8) uint8_t blk[kBlockBytes];
+    std::memcpy(blk, src, kBlockBytes);
+    for (int s = 0; s < kElems / 32; ++s, y += 32) Decode(blk, s, y);
+  }
 }
 
 // dequant_legacy.cpp (32-element blocks)
