@@ -63,7 +63,8 @@ TEST_CASE("gguf: writer output reads back, values copied between files", "[gguf]
   w.add_i32s("a.ints", ints);
   std::vector<float> floats = {1.5f};
   w.add_f32s("a.floats", floats);
-  auto src = parse(test::make_valid_gguf().bytes);
+  const auto src_image = test::make_valid_gguf();  // parsed values view these bytes
+  auto src = parse(src_image.bytes);
   w.add_value("copied.nested", src->get("k.nested"));
   w.add_value("copied.strs", src->get("k.strs"));
   w.add_value("copied.f64", src->get("k.f64"));

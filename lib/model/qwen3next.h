@@ -1,0 +1,51 @@
+// The Qwen3-Next forward pass, written once against runtime::Backend. A
+// forward call takes new tokens of one or more sequences: the projections and
+// MoE run over all tokens together (one pass over the weights), the conv,
+// delta rule and attention run per sequence on its own state.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "gguf/gguf_reader.h"
+#include "model/qwen3next_config.h"
+#include "model/qwen3next_state.h"
+#include "model/qwen3next_weights.h"
+#include "runtime/backend.h"
+
+namespace nextlm::model {
+
+struct SequenceInput {
+  SequenceState* state = nullptr;
+  std::span<const int32_t> tokens;
+  // Indices into `tokens` whose logits are wanted (ascending), e.g. {n - 1}.
+  std::span<const int64_t> logit_rows;
+};
+
+class Qwen3NextModel {
+ public:
+  // The file must outlive the model (weights stay in its mapping).
+  Qwen3NextModel(const gguf::GgufFile& file, runtime::Backend& backend, runtime::ComputeMode mode);
+
+  const Qwen3NextConfig& config() const { return config_; }
+  runtime::Backend& backend() { return backend_; }
+
+  std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx, CacheTypes types) const;
+
+  // Runs every input's tokens and writes the requested logits rows to
+  // `logits` (host memory, [sum of logit_rows][n_vocab], in input order).
+  // prefer_chunked picks the chunked delta rule for multi-token inputs.
+  void forward(std::span<const SequenceInput> inputs, float* logits, bool prefer_chunked = true);
+
+ private:
+  struct Scratch;
+  void deltanet_layer(int64_t il, std::span<const SequenceInput> inputs, Scratch& s, bool prefer_chunked);
+  void attention_layer(int64_t il, std::span<const SequenceInput> inputs, Scratch& s);
+
+  runtime::Backend& backend_;
+  Qwen3NextConfig config_;
+  Qwen3NextWeights weights_;
+};
+
+}  // namespace nextlm::model

@@ -1,0 +1,47 @@
+// Qwen3-Next weights: every tensor found by name, its shape and type checked
+// against the hyperparameters (a mismatch names the tensor), then handed to
+// the backend. Both published DeltaNet layouts load: `attn_qkv` + `attn_gate`,
+// or the older fused `ssm_in`, whose rows are regrouped here into the same
+// two matrices so that the forward pass has one shape.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "gguf/gguf_reader.h"
+#include "model/qwen3next_config.h"
+#include "runtime/backend.h"
+
+namespace nextlm::model {
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;
+  const float* post_norm = nullptr;
+  // gated attention (full-attention layers)
+  runtime::Weight wq_gate, wk, wv, wo;  // wq_gate rows: per head [q (head_dim), gate (head_dim)]
+  const float* q_norm = nullptr;
+  const float* k_norm = nullptr;
+  // Gated DeltaNet
+  runtime::Weight wqkv, wz, wba, wout;
+  const float* conv1d = nullptr;  // [conv_dim][kernel]
+  const float* dt_bias = nullptr;
+  const float* ssm_a = nullptr;
+  const float* ssm_norm = nullptr;
+  runtime::MoeWeights moe;
+};
+
+struct Qwen3NextWeights {
+  runtime::Weight token_embd, output;
+  const float* output_norm = nullptr;
+  std::vector<LayerWeights> layers;
+  bool legacy_ssm_in = false;
+
+  static Qwen3NextWeights load(const gguf::GgufFile& f, const Qwen3NextConfig& c, runtime::Backend& backend,
+                               runtime::ComputeMode mode);
+
+ private:
+  std::deque<std::vector<uint8_t>> regrouped_;  // host copies of regrouped legacy rows
+};
+
+}  // namespace nextlm::model

@@ -1,0 +1,149 @@
+#include "runtime/cpu/cpu_backend.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "nextlm/error.h"
+#include "quant/dequant.h"
+
+namespace nextlm::runtime {
+
+namespace {
+
+class HostBuffer final : public Buffer {
+ public:
+  explicit HostBuffer(size_t bytes) : data_((bytes + 3) / 4, 0.0f), bytes_(bytes) {}
+  void* data() override { return data_.data(); }
+  size_t size() const override { return bytes_; }
+
+ private:
+  std::vector<float> data_;  // float storage keeps every buffer 4-byte aligned
+  size_t bytes_;
+};
+
+}  // namespace
+
+namespace cpu {
+float dot(const float* a, const float* b, int64_t n) {
+  // Eight independent partial sums: vectorisable and less rounding drift.
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  }
+  float s = 0.0f;
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+}  // namespace cpu
+
+CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) {}
+
+std::unique_ptr<Buffer> CpuBackend::alloc(size_t bytes) { return std::make_unique<HostBuffer>(bytes); }
+
+Weight CpuBackend::prepare_weight(quant::Type type, const void* file_data, int64_t cols, int64_t rows, int64_t n_mats,
+                                  ComputeMode mode) {
+  Weight w;
+  w.cols = cols;
+  w.rows = rows;
+  w.n_mats = n_mats;
+  if (mode == ComputeMode::kExact && type != quant::Type::F32) {
+    // Dequantize once: the exact path then computes in f32 throughout.
+    std::vector<float>& f = owned_.emplace_back(static_cast<size_t>(cols * rows * n_mats));
+    const size_t src_row = quant::row_bytes(type, cols);
+    const auto* src = static_cast<const uint8_t*>(file_data);
+    pool_.parallel_for(rows * n_mats, 64, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) quant::dequantize_row(type, src + r * src_row, f.data() + r * cols, cols);
+    });
+    w.type = quant::Type::F32;
+    w.data = f.data();
+  } else {
+    w.type = type;
+    w.data = file_data;
+  }
+  w.row_bytes = quant::row_bytes(w.type, cols);
+  w.matrix_bytes = w.row_bytes * static_cast<size_t>(rows);
+  return w;
+}
+
+const float* CpuBackend::prepare_vector(const float* host, size_t n) {
+  return owned_.emplace_back(host, host + n).data();
+}
+
+void CpuBackend::to_host(const void* src, void* host_dst, size_t bytes) { std::memcpy(host_dst, src, bytes); }
+void CpuBackend::from_host(const void* host_src, void* dst, size_t bytes) { std::memcpy(dst, host_src, bytes); }
+
+void CpuBackend::get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) {
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  for (int64_t t = 0; t < n; ++t) {
+    if (ids[t] < 0 || ids[t] >= w.rows) {
+      throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(ids[t]) + " out of range");
+    }
+    quant::dequantize_row(w.type, base + ids[t] * w.row_bytes, out + t * w.cols, w.cols);
+  }
+}
+
+void CpuBackend::rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    double ss = 0.0;
+    for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * xr[i];
+    const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+    for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * w[i];
+  }
+}
+
+void CpuBackend::rms_norm_gated(const float* x, const float* w, const float* z, int64_t rows, int64_t n, float eps,
+                                float* y) {
+  rms_norm(x, w, rows, n, eps, y);
+  for (int64_t i = 0; i < rows * n; ++i) y[i] *= cpu::silu(z[i]);
+}
+
+void CpuBackend::l2_norm(const float* x, int64_t rows, int64_t n, float eps, float scale, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    double ss = 0.0;
+    for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * xr[i];
+    const float inv = scale / std::fmax(std::sqrt(static_cast<float>(ss)), eps);
+    for (int64_t i = 0; i < n; ++i) y[r * n + i] = xr[i] * inv;
+  }
+}
+
+void CpuBackend::add(const float* a, const float* b, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+void CpuBackend::copy_columns(const float* src, int64_t rows, int64_t src_cols, int64_t col, int64_t n_cols,
+                              float* dst) {
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * n_cols, src + r * src_cols + col, n_cols * sizeof(float));
+}
+
+void CpuBackend::rope_neox(float* x, int64_t n_tokens, int n_heads, int head_dim, int n_rot, const int32_t* positions,
+                           float freq_base) {
+  const int half = n_rot / 2;
+  const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+  std::vector<float> cs(half), sn(half);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    float theta = static_cast<float>(positions[t]);
+    for (int i = 0; i < half; ++i) {
+      cs[i] = std::cos(theta);
+      sn[i] = std::sin(theta);
+      theta *= theta_scale;
+    }
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + (t * n_heads + h) * head_dim;
+      for (int i = 0; i < half; ++i) {
+        const float x0 = v[i], x1 = v[i + half];
+        v[i] = x0 * cs[i] - x1 * sn[i];
+        v[i + half] = x0 * sn[i] + x1 * cs[i];
+      }
+    }
+  }
+}
+
+void CpuBackend::mul_sigmoid(const float* x, const float* gate, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * cpu::sigmoid(gate[i]);
+}
+
+}  // namespace nextlm::runtime

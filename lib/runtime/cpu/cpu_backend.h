@@ -1,0 +1,67 @@
+// The CPU backend: host memory, a persistent thread pool, and plain C++ ops
+// (the reference every other backend is tested against).
+#pragma once
+
+#include <cmath>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "runtime/backend.h"
+#include "runtime/thread_pool.h"
+
+namespace nextlm::runtime {
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int n_threads);
+  const char* name() const override { return "cpu"; }
+  int n_threads() const { return pool_.size(); }
+
+  std::unique_ptr<Buffer> alloc(size_t bytes) override;
+  Weight prepare_weight(quant::Type type, const void* file_data, int64_t cols, int64_t rows, int64_t n_mats,
+                        ComputeMode mode) override;
+  const float* prepare_vector(const float* host, size_t n) override;
+  void to_host(const void* src, void* host_dst, size_t bytes) override;
+  void from_host(const void* host_src, void* dst, size_t bytes) override;
+  void synchronize() override {}
+
+  void get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) override;
+  void matmul(const Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) override;
+  void rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y) override;
+  void rms_norm_gated(const float* x, const float* w, const float* z, int64_t rows, int64_t n, float eps,
+                      float* y) override;
+  void l2_norm(const float* x, int64_t rows, int64_t n, float eps, float scale, float* y) override;
+  void add(const float* a, const float* b, int64_t n, float* y) override;
+  void copy_columns(const float* src, int64_t rows, int64_t src_cols, int64_t col, int64_t n_cols,
+                    float* dst) override;
+  void rope_neox(float* x, int64_t n_tokens, int n_heads, int head_dim, int n_rot, const int32_t* positions,
+                 float freq_base) override;
+  void moe(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, float* y) override;
+  void conv1d_silu(const float* x, int64_t n_tokens, int64_t channels, const float* w, int kernel, float* state,
+                   float* y) override;
+  void delta_gates(const float* ba, int64_t n_tokens, const DeltaShape& s, const float* dt_bias, const float* ssm_a,
+                   float* beta, float* g) override;
+  void gated_delta_rule(const float* q, const float* k, const float* v, const float* g, const float* beta,
+                        int64_t n_tokens, const DeltaShape& s, float* state, float* out, bool chunked) override;
+  void kv_store(const KvLayerView& kv, const float* k, const float* v, int64_t n_tokens, const AttentionShape& s,
+                const int32_t* positions) override;
+  void attention(const KvLayerView& kv, const float* q, int64_t n_tokens, const AttentionShape& s,
+                 const int32_t* positions, float* out) override;
+  void mul_sigmoid(const float* x, const float* gate, int64_t n, float* y) override;
+
+  ThreadPool& pool() { return pool_; }
+
+ private:
+  ThreadPool pool_;
+  std::deque<std::vector<float>> owned_;  // exact-mode weights, legacy reorders, vectors
+};
+
+namespace cpu {
+// Shared helpers of the CPU op files.
+float dot(const float* a, const float* b, int64_t n);
+inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+}  // namespace cpu
+
+}  // namespace nextlm::runtime

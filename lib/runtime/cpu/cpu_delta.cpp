@@ -1,0 +1,147 @@
+// Gated DeltaNet ops: the short causal conv, the gates, and the gated delta
+// rule in its recurrent (token by token) and chunked forms.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "runtime/cpu/cpu_backend.h"
+
+namespace nextlm::runtime {
+
+void CpuBackend::conv1d_silu(const float* x, int64_t n_tokens, int64_t channels, const float* w, int kernel,
+                             float* state, float* y) {
+  // window rows: kernel-1 saved inputs then the new tokens; w[c][j] weighs
+  // the j-th oldest of the kernel inputs ending at the current token.
+  const int64_t hist = kernel - 1;
+  std::vector<float> win((hist + n_tokens) * channels);
+  std::memcpy(win.data(), state, hist * channels * sizeof(float));
+  std::memcpy(win.data() + hist * channels, x, n_tokens * channels * sizeof(float));
+  pool_.parallel_for(channels, 64, [&](int64_t c0, int64_t c1) {
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      for (int64_t c = c0; c < c1; ++c) {
+        float s = 0.0f;
+        for (int j = 0; j < kernel; ++j) s += win[(t + j) * channels + c] * w[c * kernel + j];
+        y[t * channels + c] = cpu::silu(s);
+      }
+    }
+  });
+  std::memcpy(state, win.data() + n_tokens * channels, hist * channels * sizeof(float));
+}
+
+void CpuBackend::delta_gates(const float* ba, int64_t n_tokens, const DeltaShape& s, const float* dt_bias,
+                             const float* ssm_a, float* beta, float* g) {
+  const int r = s.n_v_heads / s.n_k_heads;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* row = ba + t * 2 * s.n_v_heads;
+    for (int kh = 0; kh < s.n_k_heads; ++kh) {
+      for (int j = 0; j < r; ++j) {
+        const int h = kh * r + j;
+        const float b = row[kh * 2 * r + j];
+        const float a = row[kh * 2 * r + r + j] + dt_bias[h];
+        // softplus as ggml computes it: linear above 20 to avoid overflow.
+        const float sp = a > 20.0f ? a : std::log1p(std::exp(a));
+        beta[t * s.n_v_heads + h] = cpu::sigmoid(b);
+        g[t * s.n_v_heads + h] = sp * ssm_a[h];
+      }
+    }
+  }
+}
+
+namespace {
+
+// One v-head, token by token: S <- exp(g) S; S <- S + beta (v - S k) k^T; o = S q.
+void delta_recurrent(const float* q, const float* k, const float* v, const float* g, const float* beta,
+                     int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d, float* S,
+                     float* out) {
+  std::vector<float> sk(d);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* qt = q + t * qk_stride;
+    const float* kt = k + t * qk_stride;
+    const float* vt = v + t * v_stride;
+    const float decay = std::exp(g[t * gb_stride]);
+    const float b = beta[t * gb_stride];
+    for (int i = 0; i < d * d; ++i) S[i] *= decay;
+    for (int i = 0; i < d; ++i) sk[i] = (vt[i] - cpu::dot(S + i * d, kt, d)) * b;
+    for (int i = 0; i < d; ++i) {
+      for (int j = 0; j < d; ++j) S[i * d + j] += sk[i] * kt[j];
+    }
+    float* ot = out + t * v_stride;
+    for (int i = 0; i < d; ++i) ot[i] = cpu::dot(S + i * d, qt, d);
+  }
+}
+
+// One v-head, chunks of C tokens. With G_i the cumulative log decay inside the
+// chunk and S0 the state before it, the recurrence unrolls to
+//   u_i = beta_i (v_i - e^{G_i} S0 k_i - sum_{j<i} e^{G_i - G_j} (k_i . k_j) u_j)
+//   o_i = e^{G_i} S0 q_i + sum_{j<=i} e^{G_i - G_j} (q_i . k_j) u_j
+//   S   = e^{G_C} S0 + sum_j e^{G_C - G_j} u_j k_j^T
+// a triangular solve per chunk instead of d x d updates per token.
+void delta_chunked(const float* q, const float* k, const float* v, const float* g, const float* beta,
+                   int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d, float* S,
+                   float* out) {
+  constexpr int C = 64;
+  std::vector<float> G(C), u(C * d), kk(C * C), s0k(d);
+  for (int64_t c0 = 0; c0 < n_tokens; c0 += C) {
+    const int n = static_cast<int>(std::min<int64_t>(C, n_tokens - c0));
+    float acc = 0.0f;
+    for (int i = 0; i < n; ++i) G[i] = (acc += g[(c0 + i) * gb_stride]);
+    auto K = [&](int i) { return k + (c0 + i) * qk_stride; };
+    auto Q = [&](int i) { return q + (c0 + i) * qk_stride; };
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < i; ++j) kk[i * C + j] = cpu::dot(K(i), K(j), d);
+    }
+    for (int i = 0; i < n; ++i) {
+      const float b = beta[(c0 + i) * gb_stride];
+      const float eg = std::exp(G[i]);
+      const float* vi = v + (c0 + i) * v_stride;
+      float* ui = &u[i * d];
+      for (int r = 0; r < d; ++r) ui[r] = vi[r] - eg * cpu::dot(S + r * d, K(i), d);
+      for (int j = 0; j < i; ++j) {
+        const float c = std::exp(G[i] - G[j]) * kk[i * C + j];
+        const float* uj = &u[j * d];
+        for (int r = 0; r < d; ++r) ui[r] -= c * uj[r];
+      }
+      for (int r = 0; r < d; ++r) ui[r] *= b;
+    }
+    for (int i = 0; i < n; ++i) {
+      float* oi = out + (c0 + i) * v_stride;
+      const float eg = std::exp(G[i]);
+      for (int r = 0; r < d; ++r) oi[r] = eg * cpu::dot(S + r * d, Q(i), d);
+      for (int j = 0; j <= i; ++j) {
+        const float c = std::exp(G[i] - G[j]) * cpu::dot(Q(i), K(j), d);
+        const float* uj = &u[j * d];
+        for (int r = 0; r < d; ++r) oi[r] += c * uj[r];
+      }
+    }
+    const float eg_last = std::exp(G[n - 1]);
+    for (int i = 0; i < d * d; ++i) S[i] *= eg_last;
+    for (int j = 0; j < n; ++j) {
+      const float c = std::exp(G[n - 1] - G[j]);
+      const float* uj = &u[j * d];
+      const float* kj = K(j);
+      for (int r = 0; r < d; ++r) {
+        const float cu = c * uj[r];
+        for (int col = 0; col < d; ++col) S[r * d + col] += cu * kj[col];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void CpuBackend::gated_delta_rule(const float* q, const float* k, const float* v, const float* g, const float* beta,
+                                  int64_t n_tokens, const DeltaShape& s, float* state, float* out, bool chunked) {
+  const int d = s.head_dim;
+  const int r = s.n_v_heads / s.n_k_heads;
+  pool_.parallel_for(s.n_v_heads, 1, [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h) {
+      const int64_t kh = h / r;  // v-head h reads k-head floor(h * n_k / n_v)
+      auto* fn = chunked ? delta_chunked : delta_recurrent;
+      fn(q + kh * d, k + kh * d, v + h * d, g + h, beta + h, n_tokens, int64_t{s.n_k_heads} * d,
+         int64_t{s.n_v_heads} * d, s.n_v_heads, d, state + h * d * d, out + h * d);
+    }
+  });
+}
+
+}  // namespace nextlm::runtime
