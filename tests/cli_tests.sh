@@ -67,6 +67,58 @@ errors)
   done
   grep -q "at byte" <("$nextlm" info "$out/bad.gguf" 2>&1) || fail "corrupt-file error does not locate the problem"
   ;;
+logits_exact|logits_native)
+  # Teacher-forced on llama.cpp's tokens, against the exact (f32) references.
+  need_fixtures
+  mode=${name#logits_}
+  flag=""; [ "$mode" = exact ] && flag=--exact
+  for m in bf16 iq3_m q4_k_m zoo legacy-q4_k_m; do
+    for p in p1 p2; do
+      ref=$fixtures/refs/tiny-qwen3next-$m.$p.exact.json
+      "$nextlm" logits "$fixtures/models/tiny-qwen3next-$m.gguf" --force-tokens "$ref" $flag --out "$out/$m.$p.$mode" >/dev/null
+      echo -n "$m $p $mode: "
+      "$py" "$fixtures/../tools/compare_logits.py" "$out/$m.$p.$mode.json" "$ref" --tol "$mode" || fail "$m $p $mode"
+    done
+  done
+  ;;
+logits_kv_quant)
+  need_fixtures
+  ref=$fixtures/refs/tiny-qwen3next-iq3_m.p2.exact.json
+  "$nextlm" logits "$fixtures/models/tiny-qwen3next-iq3_m.gguf" --force-tokens "$ref" --cache-type-k q8_0 \
+    --cache-type-v q4_0 --out "$out/kvq" >/dev/null
+  "$py" "$fixtures/../tools/compare_logits.py" "$out/kvq.json" "$ref" --tol native || fail "q8_0/q4_0 cache"
+  ;;
+logits_ubatch)
+  # Results must not depend on how the prompt is split (nor on the delta-rule form).
+  need_fixtures
+  ref=$fixtures/refs/tiny-qwen3next-q4_k_m.p2.exact.json
+  for ub in 512 1 7 64; do
+    "$nextlm" logits "$fixtures/models/tiny-qwen3next-q4_k_m.gguf" --force-tokens "$ref" --exact --ubatch $ub \
+      --out "$out/ub$ub" >/dev/null
+    "$py" "$fixtures/../tools/compare_logits.py" "$out/ub$ub.json" "$out/ub512.json" --tol exact || fail "ubatch $ub"
+  done
+  "$nextlm" logits "$fixtures/models/tiny-qwen3next-q4_k_m.gguf" --force-tokens "$ref" --exact --recurrent \
+    --out "$out/recurrent" >/dev/null
+  "$py" "$fixtures/../tools/compare_logits.py" "$out/recurrent.json" "$out/ub512.json" --tol exact || fail "recurrent"
+  ;;
+logits_greedy)
+  # Free-running: our tokenizer on the prompt text, greedy generation.
+  need_fixtures
+  for m in bf16 iq3_m q4_k_m zoo legacy-q4_k_m; do
+    for p in 1 2; do
+      every=1; [ $p = 2 ] && every=16
+      "$nextlm" logits "$fixtures/models/tiny-qwen3next-$m.gguf" --prompt-file "$fixtures/prompts/prompt$p.txt" \
+        --exact --every $every --out "$out/greedy" >/dev/null
+      "$py" - "$out/greedy.json" "$fixtures/refs/tiny-qwen3next-$m.p$p.exact.json" <<'PY' || fail "$m p$p greedy"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+assert a["prompt_tokens"] == b["prompt_tokens"], "prompt tokens differ"
+assert a["logit_rows_prompt_positions"] == b["logit_rows_prompt_positions"], "rows differ"
+assert a["generated_tokens"][:8] == b["generated_tokens"][:8], (a["generated_tokens"], b["generated_tokens"])
+PY
+    done
+  done
+  ;;
 *) fail "unknown test $name" ;;
 esac
 echo "PASS: $name"

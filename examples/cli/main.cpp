@@ -20,6 +20,9 @@ struct Command {
 const Command kCommands[] = {
     {"info", nextlm::cli::cmd_info, "info MODEL [--json]"},
     {"dequant", nextlm::cli::cmd_dequant, "dequant MODEL --rows N --out PREFIX"},
+    {"logits", nextlm::cli::cmd_logits,
+     "logits MODEL (--prompt-file F | --force-tokens REF.json) --out PREFIX [--n-gen 16] [--every N] [--exact] "
+     "[--cache-type-k T] [--cache-type-v T] [--ubatch N] [--threads N] [--ctx N] [--recurrent]"},
     {"synth", nextlm::cli::cmd_synth,
      "synth (--preset tiny|bench-cpu|reap-40b | --shape KEY=VAL,...) [--types MIX] --out FILE.gguf "
      "[--seed N] [--vocab VOCAB.gguf] [--threads N]"},
