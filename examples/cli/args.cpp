@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 
@@ -8,8 +9,11 @@ namespace nextlm::cli {
 Args::Args(int argc, char** argv, const std::set<std::string>& value_opts, const std::set<std::string>& flag_opts) {
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
-    if (a.size() > 2 && a.rfind("--", 0) == 0) {
-      std::string name = a.substr(2);
+    // "--name" options, and "-x" one-letter aliases for options named "x".
+    const bool is_long = a.size() > 2 && a.rfind("--", 0) == 0;
+    const bool is_short = a.size() == 2 && a[0] == '-' && std::isalpha(static_cast<unsigned char>(a[1]));
+    if (is_long || is_short) {
+      std::string name = a.substr(is_long ? 2 : 1);
       std::string value;
       bool inline_value = false;
       if (auto eq = name.find('='); eq != std::string::npos) {

@@ -23,6 +23,9 @@ const Command kCommands[] = {
     {"logits", nextlm::cli::cmd_logits,
      "logits MODEL (--prompt-file F | --force-tokens REF.json) --out PREFIX [--n-gen 16] [--every N] [--exact] "
      "[--cache-type-k T] [--cache-type-v T] [--ubatch N] [--threads N] [--ctx N] [--recurrent]"},
+    {"bench", nextlm::cli::cmd_bench,
+     "bench MODEL [-p 512] [-n 128] [-d 0,4096] [--threads N] [--cache-type-k T] [--cache-type-v T] [--ubatch N] "
+     "[--json]"},
     {"synth", nextlm::cli::cmd_synth,
      "synth (--preset tiny|bench-cpu|reap-40b | --shape KEY=VAL,...) [--types MIX] --out FILE.gguf "
      "[--seed N] [--vocab VOCAB.gguf] [--threads N]"},

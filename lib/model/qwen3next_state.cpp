@@ -33,6 +33,23 @@ SequenceState::SequenceState(const Qwen3NextConfig& c, runtime::Backend& b, int6
   }
 }
 
+void SequenceState::copy_from(const SequenceState& other, runtime::Backend& b) {
+  if (other.layers_.size() != layers_.size() || other.n_ctx_ != n_ctx_ || other.types_.k != types_.k ||
+      other.types_.v != types_.v) {
+    throw Error(ErrorCode::kInvalidArgument, "copy_from: sequence states of different shapes");
+  }
+  auto copy = [&](const std::unique_ptr<runtime::Buffer>& src, std::unique_ptr<runtime::Buffer>& dst) {
+    if (src) b.copy(dst->data(), src->data(), src->size());
+  };
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    copy(other.layers_[i].k, layers_[i].k);
+    copy(other.layers_[i].v, layers_[i].v);
+    copy(other.layers_[i].conv, layers_[i].conv);
+    copy(other.layers_[i].delta, layers_[i].delta);
+  }
+  n_past_ = other.n_past_;
+}
+
 runtime::KvLayerView SequenceState::kv(int64_t layer) {
   Layer& l = layers_[layer];
   runtime::KvLayerView v;

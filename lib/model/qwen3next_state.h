@@ -21,6 +21,9 @@ class SequenceState {
   // Throws kInvalidArgument for cache types that cannot hold head_dim rows.
   SequenceState(const Qwen3NextConfig& c, runtime::Backend& b, int64_t n_ctx, CacheTypes types);
 
+  // Becomes a copy of `other` (same model, context size and cache types).
+  void copy_from(const SequenceState& other, runtime::Backend& b);
+
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }
   void advance(int64_t n) { n_past_ += n; }

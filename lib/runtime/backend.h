@@ -84,6 +84,8 @@ class Backend {
   virtual void to_host(const void* src, void* host_dst, size_t bytes) = 0;
   virtual void from_host(const void* host_src, void* dst, size_t bytes) = 0;
   virtual void synchronize() = 0;
+  // Copies between two allocations of this backend.
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;
 
   // out[t] = dequantized row ids[t] of w.
   virtual void get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) = 0;

@@ -71,6 +71,7 @@ const float* CpuBackend::prepare_vector(const float* host, size_t n) {
 }
 
 void CpuBackend::to_host(const void* src, void* host_dst, size_t bytes) { std::memcpy(host_dst, src, bytes); }
+void CpuBackend::copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void CpuBackend::from_host(const void* host_src, void* dst, size_t bytes) { std::memcpy(dst, host_src, bytes); }
 
 void CpuBackend::get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) {

@@ -25,6 +25,7 @@ class CpuBackend final : public Backend {
   void to_host(const void* src, void* host_dst, size_t bytes) override;
   void from_host(const void* host_src, void* dst, size_t bytes) override;
   void synchronize() override {}
+  void copy(void* dst, const void* src, size_t bytes) override;
 
   void get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) override;
   void matmul(const Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) override;

@@ -1,0 +1,145 @@
+// `nextlm bench MODEL -p 512 -n 128 -d 0,4096 [--threads N] [--cache-type-k T]
+//  [--cache-type-v T] [--ubatch N] [--json]`: prompt processing (pp) and
+// generation (tg) speed at each context depth, the weight bytes a generated
+// token reads and the bandwidth that implies, and peak memory.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "args.h"
+#include "commands.h"
+#include "gguf/gguf_reader.h"
+#include "model/qwen3next.h"
+#include "nextlm/error.h"
+#include "runtime/cpu/cpu_backend.h"
+#include "util/rng.h"
+
+namespace nextlm::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+
+// Bytes of weights one decoded token reads: everything but the expert stacks,
+// the used fraction of those, and one embedding row instead of the table.
+uint64_t active_bytes_per_token(const gguf::GgufFile& f, const model::Qwen3NextConfig& c) {
+  double bytes = 0;
+  for (const auto& t : f.tensors()) {
+    if (t.name.find("_exps.") != std::string::npos) {
+      bytes += double(t.n_bytes) * c.n_expert_used / c.n_expert;
+    } else if (t.name == "token_embd.weight") {
+      bytes += double(t.row_bytes());
+      if (!f.find_tensor("output.weight")) bytes += double(t.n_bytes);  // tied LM head
+    } else {
+      bytes += double(t.n_bytes);
+    }
+  }
+  return static_cast<uint64_t>(bytes);
+}
+
+std::vector<int64_t> parse_list(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      long long v = std::stoll(item, &used);
+      if (used != item.size() || v < 0) throw std::invalid_argument(item);
+      out.push_back(v);
+    } catch (const std::exception&) {
+      throw UsageError{"bad number '" + item + "' in a list"};
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  Args args(argc, argv, {"p", "n", "d", "threads", "cache-type-k", "cache-type-v", "ubatch", "seed"}, {"json"});
+  if (args.positionals().size() != 1) throw UsageError{"expected one MODEL path"};
+  const int64_t n_prompt = args.get_int("p", 512), n_gen = args.get_int("n", 128);
+  const int64_t ubatch = args.get_int("ubatch", 512);
+  const std::vector<int64_t> depths = parse_list(args.get("d", "0"));
+  const int threads = static_cast<int>(args.get_int("threads", 2));
+  if (n_prompt < 0 || n_gen < 0 || ubatch <= 0 || threads <= 0 || depths.empty()) throw UsageError{"bad sizes"};
+  model::CacheTypes types;
+  for (auto [opt, dst] : {std::pair{"cache-type-k", &types.k}, std::pair{"cache-type-v", &types.v}}) {
+    auto t = quant::type_from_name(args.get(opt, "f16"));
+    if (!t) throw UsageError{std::string("unknown --") + opt};
+    *dst = *t;
+  }
+
+  auto file = gguf::GgufFile::open(args.positionals()[0]);
+  runtime::CpuBackend backend(threads);
+  model::Qwen3NextModel model(*file, backend, runtime::ComputeMode::kNative);
+  const auto& c = model.config();
+  const uint64_t active = active_bytes_per_token(*file, c);
+  util::Rng rng(static_cast<uint64_t>(args.get_int("seed", 1)));
+  auto random_tokens = [&](int64_t n) {
+    std::vector<int32_t> t(n);
+    for (auto& id : t) id = static_cast<int32_t>(rng.below(static_cast<uint64_t>(c.n_vocab)));
+    return t;
+  };
+  // Runs tokens through seq in ubatches; returns seconds.
+  auto run = [&](model::SequenceState& seq, const std::vector<int32_t>& toks, int64_t step) {
+    std::vector<float> logits(c.n_vocab);
+    const auto t0 = Clock::now();
+    for (size_t b0 = 0; b0 < toks.size(); b0 += step) {
+      const int64_t n = std::min<int64_t>(step, static_cast<int64_t>(toks.size() - b0));
+      const int64_t last = n - 1;
+      model::SequenceInput in{&seq, std::span<const int32_t>(toks.data() + b0, n), std::span<const int64_t>(&last, 1)};
+      model.forward(std::span<const model::SequenceInput>(&in, 1), logits.data());
+    }
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+
+  nlohmann::json results = nlohmann::json::array();
+  if (!args.has("json")) {
+    fmt::print("model {}: {:.2f} GiB of weights, {:.1f} MiB read per generated token, {} threads, cache {}/{}\n",
+               args.positionals()[0], file->file_size() / double(1ull << 30), active / 1048576.0, threads,
+               quant::type_info(types.k).name, quant::type_info(types.v).name);
+    fmt::print("{:>8} {:>8} {:>10} {:>10} {:>12}\n", "test", "depth", "tokens/s", "GB/s", "peak MiB");
+  }
+  for (int64_t depth : depths) {
+    const int64_t n_ctx = depth + std::max(n_prompt, n_gen) + 1;
+    auto base = model.new_sequence(n_ctx, types);
+    if (depth > 0) run(*base, random_tokens(depth), ubatch);
+    auto seq = model.new_sequence(n_ctx, types);
+    auto report = [&](const std::string& test, int64_t n, double secs, bool decode) {
+      const double tps = n / secs;
+      const double gbs = decode ? tps * active / 1e9 : 0.0;
+      results.push_back({{"test", test}, {"depth", depth}, {"n_prompt", decode ? 0 : n}, {"n_gen", decode ? n : 0},
+                         {"tokens_per_s", tps}, {"peak_bytes", peak_rss_bytes()}, {"gb_per_s", gbs}});
+      if (!args.has("json")) {
+        fmt::print("{:>8} {:>8} {:>10.2f} {:>10} {:>12.0f}\n", test, depth, tps, decode ? fmt::format("{:.2f}", gbs) : "-",
+                   peak_rss_bytes() / 1048576.0);
+      }
+    };
+    if (n_prompt > 0) {
+      seq->copy_from(*base, backend);
+      report(fmt::format("pp{}", n_prompt), n_prompt, run(*seq, random_tokens(n_prompt), ubatch), false);
+    }
+    if (n_gen > 0) {
+      seq->copy_from(*base, backend);
+      report(fmt::format("tg{}", n_gen), n_gen, run(*seq, random_tokens(n_gen), 1), true);
+    }
+  }
+  if (args.has("json")) fmt::print("{}\n", results.dump());
+  return 0;
+}
+
+}  // namespace nextlm::cli
