@@ -22,16 +22,6 @@ using namespace nextlm::tokenizer;
 
 namespace {
 
-std::vector<int32_t> ids_of(const Tokenizer& tok, std::initializer_list<const char*> texts) {
-  std::vector<int32_t> ids;
-  for (const char* t : texts) {
-    int32_t id = tok.find_token(t);
-    REQUIRE(id >= 0);
-    ids.push_back(id);
-  }
-  return ids;
-}
-
 ErrorCode load_error(const SynthVocab& v, std::string* message = nullptr) {
   try {
     v.load();
@@ -72,9 +62,7 @@ std::string read_text(const std::string& path) {
 }  // namespace
 
 TEST_CASE("unicode: strict UTF-8 decoding, one invalid byte at a time", "[tokenizer]") {
-  auto dec = [](std::string s) {
-    return decode_utf8(reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  };
+  auto dec = [](std::string s) { return decode_utf8(reinterpret_cast<const unsigned char*>(s.data()), s.size()); };
   CHECK(dec("A").cp == 'A');
   Utf8Char euro = dec("\xE2\x82\xAC");
   CHECK((euro.valid && euro.cp == 0x20AC && euro.len == 3));
@@ -105,29 +93,32 @@ TEST_CASE("unicode: property tables", "[tokenizer]") {
   CHECK(unicode_flags(' ') == ucd::kWhitespace);
   CHECK(unicode_flags('\n') == ucd::kWhitespace);
   CHECK(unicode_flags('!') == 0);
-  CHECK(unicode_flags(0x1C) == 0);                     // not White_Space
-  CHECK(unicode_flags(0x3000) == ucd::kWhitespace);    // ideographic space
-  CHECK(unicode_flags(0x00BD) == ucd::kNumber);        // ½ (No)
-  CHECK(unicode_flags(0x2163) == ucd::kNumber);        // Ⅳ (Nl)
-  CHECK(unicode_flags(0x4E2D) == ucd::kLetter);        // 中
-  CHECK(unicode_flags(0x20000) == ucd::kLetter);       // CJK Ext B
-  CHECK(unicode_flags(0x1F680) == 0);                  // 🚀 (So)
-  CHECK(unicode_flags(0x0378) == 0);                   // unassigned
-  CHECK(unicode_flags(0x31350) == 0);                  // CJK Ext H: after Unicode 14.0
+  CHECK(unicode_flags(0x1C) == 0);                   // not White_Space
+  CHECK(unicode_flags(0x3000) == ucd::kWhitespace);  // ideographic space
+  CHECK(unicode_flags(0x00BD) == ucd::kNumber);      // ½ (No)
+  CHECK(unicode_flags(0x2163) == ucd::kNumber);      // Ⅳ (Nl)
+  CHECK(unicode_flags(0x4E2D) == ucd::kLetter);      // 中
+  CHECK(unicode_flags(0x20000) == ucd::kLetter);     // CJK Ext B
+  CHECK(unicode_flags(0x1F680) == 0);                // 🚀 (So)
+  CHECK(unicode_flags(0x0378) == 0);                 // unassigned
+  CHECK(unicode_flags(0x31350) == 0);                // CJK Ext H: after Unicode 14.0
   CHECK(combining_class(0x0301) == 230);
   CHECK((unicode_flags(0x0301) & ucd::kNfcCheck));
   CHECK(unicode_properties(0x110000) == 0);
 }
 
 TEST_CASE("nfc: composition, ordering, Hangul, exclusions", "[tokenizer]") {
-  CHECK(nfc_utf8("e\xCC\x81") == "\xC3\xA9");                      // e + U+0301 -> é
-  CHECK(nfc_utf8("\xE1\xB8\x8B\xCC\xA3") == "\xE1\xB8\x8D\xCC\x87");  // ḋ + dot below -> ḍ + dot above
+  CHECK(nfc_utf8("e\xCC\x81") == "\xC3\xA9");                                 // e + U+0301 -> é
+  CHECK(nfc_utf8("\xE1\xB8\x8B\xCC\xA3") == "\xE1\xB8\x8D\xCC\x87");          // ḋ + dot below -> ḍ + dot above
   CHECK(nfc_utf8("\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8") == "\xEA\xB0\x81");  // jamo -> 각
-  CHECK(nfc_utf8("\xE2\x84\xAB") == "\xC3\x85");                    // Ångström sign -> Å (singleton)
-  CHECK(nfc_utf8("\xE0\xA5\x98") == "\xE0\xA4\x95\xE0\xA4\xBC");    // U+0958 is excluded: stays decomposed
-  CHECK(nfc_utf8("\xCC\x81" "a") == "\xCC\x81" "a");                // leading mark
+  CHECK(nfc_utf8("\xE2\x84\xAB") == "\xC3\x85");                              // Ångström sign -> Å (singleton)
+  CHECK(nfc_utf8("\xE0\xA5\x98") == "\xE0\xA4\x95\xE0\xA4\xBC");              // U+0958 is excluded: stays decomposed
+  CHECK(nfc_utf8("\xCC\x81"
+                 "a") ==
+        "\xCC\x81"
+        "a");  // leading mark
   CHECK(nfc_utf8("plain ascii") == "plain ascii");
-  CHECK(nfc_utf8("a\xFF\xCC\x81") == "a\xFF\xCC\x81");              // invalid byte blocks composition
+  CHECK(nfc_utf8("a\xFF\xCC\x81") == "a\xFF\xCC\x81");  // invalid byte blocks composition
 }
 
 TEST_CASE("pre-tokenizer: the Qwen2 pattern as Oniguruma runs it", "[tokenizer]") {
@@ -161,7 +152,9 @@ TEST_CASE("pre-tokenizer: the Qwen2 pattern as Oniguruma runs it", "[tokenizer]"
     CHECK(tok.pretokenize(text, false) == pieces);
   }
   CHECK(tok.pretokenize("e\xCC\x81", true) == P{"\xC3\xA9"});
-  CHECK(tok.pretokenize("ab\xFF" "cd", false) == P{"ab", "\xFF", "cd"});
+  CHECK(tok.pretokenize("ab\xFF"
+                        "cd",
+                        false) == P{"ab", "\xFF", "cd"});
 }
 
 TEST_CASE("bpe: heap merge loop agrees with the quadratic reference", "[tokenizer]") {
@@ -314,7 +307,10 @@ TEST_CASE("fixture cases match the reference tokenizer and round-trip", "[tokeni
       o.parse_special = special == 1;
       std::vector<int32_t> ids = tok.encode(cases[i], o);
       std::string line;
-      for (size_t k = 0; k < ids.size(); ++k) line += (k ? " " : "") + std::to_string(ids[k]);
+      for (size_t k = 0; k < ids.size(); ++k) {
+        if (k) line.push_back(' ');
+        line += std::to_string(ids[k]);
+      }
       CHECK(line == expected[2 * i + special]);
       matched += line == expected[2 * i + special];
       CHECK(tok.decode(ids, true) == cases[i]);

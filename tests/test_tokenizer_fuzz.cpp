@@ -31,15 +31,15 @@ Tokenizer load_vocab(bool* real = nullptr) {
 
 // Code points that exercise every branch of the pre-tokenizer and NFC.
 const uint32_t kInteresting[] = {
-    'a',    'Z',    's',    'S',    't',    'r',    'e',    'v',    'l',    'm',     'd',     '\'',    ' ',
-    ' ',    ' ',    '\t',   '\n',   '\r',   0x0B,   0x0C,   '0',    '7',    '!',    '.',     '<',     '>',
-    '|',    '_',    0x1C,   0x85,   0xA0,   0xBD,   0xC5,   0x17F,  0x300,  0x301,  0x323,   0x338,   0x4E2D,
-    0x3000, 0x2028, 0x1680, 0x1100, 0x1161, 0x11A8, 0xAC00, 0x0958, 0x212B, 0x1F680, 0x1F600, 0x200D, 0xFE0F,
+    'a',    'Z',    's',     'S',      't',    'r',    'e',    'v',    'l',    'm',     'd',     '\'',   ' ',
+    ' ',    ' ',    '\t',    '\n',     '\r',   0x0B,   0x0C,   '0',    '7',    '!',     '.',     '<',    '>',
+    '|',    '_',    0x1C,    0x85,     0xA0,   0xBD,   0xC5,   0x17F,  0x300,  0x301,   0x323,   0x338,  0x4E2D,
+    0x3000, 0x2028, 0x1680,  0x1100,   0x1161, 0x11A8, 0xAC00, 0x0958, 0x212B, 0x1F680, 0x1F600, 0x200D, 0xFE0F,
     0x0378, 0xE000, 0x31350, 0x10FFFF, 0x0663, 0x2163, 0x0915, 0x093C, 0x0B47, 0x0B3E};
 
-const char* const kFragments[] = {"<|im_start|>", "<|im_end|>", "<think>", "</think>", "<|endoftext|>",
-                                  "<|",           "|>",         "<tool_call>", "<|c|>", "<|cc|>",
-                                  "<u>",          "<u><u>",     "[PAD151900]", "[PAD]", "\n\n"};
+const char* const kFragments[] = {"<|im_start|>", "<|im_end|>", "<think>",     "</think>", "<|endoftext|>",
+                                  "<|",           "|>",         "<tool_call>", "<|c|>",    "<|cc|>",
+                                  "<u>",          "<u><u>",     "[PAD151900]", "[PAD]",    "\n\n"};
 
 std::string random_text(nextlm::util::Rng& rng, int kind) {
   std::string s;
@@ -64,13 +64,15 @@ std::string random_text(nextlm::util::Rng& rng, int kind) {
       break;
     case 3:  // added-token fragments mixed with text
       for (size_t i = 0; i < len / 4; ++i) {
-        if (rng.below(2)) s += kFragments[rng.below(std::size(kFragments))];
-        else append_utf8(s, kInteresting[rng.below(std::size(kInteresting))]);
+        if (rng.below(2))
+          s += kFragments[rng.below(std::size(kFragments))];
+        else
+          append_utf8(s, kInteresting[rng.below(std::size(kInteresting))]);
       }
       break;
     default: {  // a short unit repeated many times
       std::string unit = random_text(rng, static_cast<int>(rng.below(4)));
-      if (unit.empty()) unit = "a";
+      if (unit.empty()) unit.push_back('a');
       size_t reps = 1 + rng.below(20000 / unit.size() + 1);
       for (size_t i = 0; i < reps && s.size() < 20000; ++i) s += unit;
       break;

@@ -68,25 +68,32 @@ std::string join_ids(const std::vector<int32_t>& ids) {
   return s;
 }
 
-void write_bytes(std::string_view s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+void write_bytes(std::string_view s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+}
 
 // About `target` bytes of mixed prose, code, multilingual text, numbers and
 // whitespace, the same on every run.
 std::string generate_bench_text(size_t target) {
   static const char* const kWords[] = {
-      "the", "of", "and", "model", "token", "inference", "memory", "layer", "attention", "state", "return",
-      "while", "between", "expert", "router", "quantized", "weights", "file", "stream", "because", "which",
-      "however", "performance", "throughput", "latency", "cache", "vector", "matrix", "kernel", "device",
-      "embedding", "sequence", "decoder", "sampling", "temperature", "probability", "language", "people",
-      "government", "history", "science", "example", "important", "different", "following", "understand"};
-  static const char* const kSyllables[] = {"ka", "ru", "mo", "ten", "sh", "ix", "lo", "qu", "bar", "zen",
-                                           "do", "pri", "st", "ven", "ul", "gr", "ae", "on", "ch", "y"};
-  static const char* const kMulti[] = {
-      "我们正在测试分词器的速度和准确性。", "今日は良い天気ですね、散歩に行きましょう。",
-      "Быстрая бурая лиса перепрыгивает через ленивую собаку.", "مرحبا بكم في عالم الذكاء الاصطناعي.",
-      "Der schnelle braune Fuchs springt über den faulen Hund.", "한국어 문장도 조금 섞어 봅니다.",
-      "Ελληνικά γράμματα και αριθμοί 123.", "नमस्ते, यह एक परीक्षण वाक्य है।", "Café naïve résumé — ünïcödé.",
-      "emoji 🚀✨🙂 and symbols ±∞≠≤ ©®™"};
+      "the",       "of",       "and",         "model",       "token",     "inference", "memory",      "layer",
+      "attention", "state",    "return",      "while",       "between",   "expert",    "router",      "quantized",
+      "weights",   "file",     "stream",      "because",     "which",     "however",   "performance", "throughput",
+      "latency",   "cache",    "vector",      "matrix",      "kernel",    "device",    "embedding",   "sequence",
+      "decoder",   "sampling", "temperature", "probability", "language",  "people",    "government",  "history",
+      "science",   "example",  "important",   "different",   "following", "understand"};
+  static const char* const kSyllables[] = {"ka", "ru",  "mo", "ten", "sh", "ix", "lo", "qu", "bar", "zen",
+                                           "do", "pri", "st", "ven", "ul", "gr", "ae", "on", "ch",  "y"};
+  static const char* const kMulti[] = {"我们正在测试分词器的速度和准确性。",
+                                       "今日は良い天気ですね、散歩に行きましょう。",
+                                       "Быстрая бурая лиса перепрыгивает через ленивую собаку.",
+                                       "مرحبا بكم في عالم الذكاء الاصطناعي.",
+                                       "Der schnelle braune Fuchs springt über den faulen Hund.",
+                                       "한국어 문장도 조금 섞어 봅니다.",
+                                       "Ελληνικά γράμματα και αριθμοί 123.",
+                                       "नमस्ते, यह एक परीक्षण वाक्य है।",
+                                       "Café naïve résumé — ünïcödé.",
+                                       "emoji 🚀✨🙂 and symbols ±∞≠≤ ©®™"};
   util::Rng rng(20240611);
   auto ident = [&] {
     std::string s;

@@ -14,6 +14,7 @@ enum class ErrorCode : int {
   kUnsupported = 4,
   kOutOfMemory = 5,
   kInternal = 6,
+  kCancelled = 7,
 };
 
 class Error : public std::runtime_error {

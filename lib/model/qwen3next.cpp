@@ -19,14 +19,15 @@ struct Qwen3NextModel::Scratch {
   std::unique_ptr<Buffer> x, h, out, proj, proj2, proj3, a, b, c, beta, g;
 };
 
-Qwen3NextModel::Qwen3NextModel(const gguf::GgufFile& file, runtime::Backend& backend, runtime::ComputeMode mode)
+Qwen3NextModel::Qwen3NextModel(const gguf::GgufFile& file, runtime::Backend& backend, runtime::ComputeMode mode,
+                               const std::function<bool(float)>& progress)
     : backend_(backend), config_(Qwen3NextConfig::from_gguf(file)) {
   const gguf::TensorInfo* emb = file.find_tensor("token_embd.weight");
   if (!emb || emb->n_dims != 2) {
     throw Error(ErrorCode::kCorruptFile, fmt::format("{}: missing or malformed token_embd.weight", file.path()));
   }
   config_.n_vocab = emb->ne[1];
-  weights_ = Qwen3NextWeights::load(file, config_, backend, mode);
+  weights_ = Qwen3NextWeights::load(file, config_, backend, mode, progress);
 }
 
 std::unique_ptr<SequenceState> Qwen3NextModel::new_sequence(int64_t n_ctx, CacheTypes types) const {

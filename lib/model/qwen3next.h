@@ -4,6 +4,7 @@
 // delta rule and attention run per sequence on its own state.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -26,7 +27,8 @@ struct SequenceInput {
 class Qwen3NextModel {
  public:
   // The file must outlive the model (weights stay in its mapping).
-  Qwen3NextModel(const gguf::GgufFile& file, runtime::Backend& backend, runtime::ComputeMode mode);
+  Qwen3NextModel(const gguf::GgufFile& file, runtime::Backend& backend, runtime::ComputeMode mode,
+                 const std::function<bool(float)>& progress = {});
 
   const Qwen3NextConfig& config() const { return config_; }
   runtime::Backend& backend() { return backend_; }

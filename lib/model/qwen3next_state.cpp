@@ -5,6 +5,8 @@
 #include "nextlm/error.h"
 #include "quant/quantize.h"
 
+#include <cstring>
+
 namespace nextlm::model {
 
 SequenceState::SequenceState(const Qwen3NextConfig& c, runtime::Backend& b, int64_t n_ctx, CacheTypes types)
@@ -48,6 +50,104 @@ void SequenceState::copy_from(const SequenceState& other, runtime::Backend& b) {
     copy(other.layers_[i].delta, layers_[i].delta);
   }
   n_past_ = other.n_past_;
+}
+
+size_t RecurrentSnapshot::bytes() const {
+  size_t n = 0;
+  for (const auto& b : buffers) n += b->size();
+  return n;
+}
+
+std::unique_ptr<RecurrentSnapshot> SequenceState::snapshot(runtime::Backend& b) const {
+  auto snap = std::make_unique<RecurrentSnapshot>();
+  snap->pos = n_past_;
+  for (const Layer& l : layers_) {
+    for (const auto* src : {&l.conv, &l.delta}) {
+      if (!*src) continue;
+      auto copy = b.alloc((*src)->size());
+      b.copy(copy->data(), (*src)->data(), (*src)->size());
+      snap->buffers.push_back(std::move(copy));
+    }
+  }
+  return snap;
+}
+
+void SequenceState::restore(const RecurrentSnapshot& snap, runtime::Backend& b) {
+  if (snap.pos > n_past_) throw Error(ErrorCode::kInvalidArgument, "restore: snapshot is ahead of the sequence");
+  size_t i = 0;
+  for (Layer& l : layers_) {
+    for (auto* dst : {&l.conv, &l.delta}) {
+      if (!*dst) continue;
+      if (i >= snap.buffers.size() || snap.buffers[i]->size() != (*dst)->size()) {
+        throw Error(ErrorCode::kInvalidArgument, "restore: snapshot of a different model");
+      }
+      b.copy((*dst)->data(), snap.buffers[i]->data(), (*dst)->size());
+      ++i;
+    }
+  }
+  n_past_ = snap.pos;
+}
+
+void SequenceState::truncate(int64_t pos) {
+  if (pos == n_past_) return;
+  for (const Layer& l : layers_) {
+    if (l.conv) throw Error(ErrorCode::kInvalidArgument, "truncate: recurrent state cannot be rewound without a snapshot");
+  }
+  if (pos < 0 || pos > n_past_) throw Error(ErrorCode::kInvalidArgument, "truncate: position out of range");
+  n_past_ = pos;
+}
+
+namespace {
+void put_bytes(std::vector<uint8_t>& out, const void* p, size_t n) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  out.insert(out.end(), b, b + n);
+}
+}  // namespace
+
+void SequenceState::save(runtime::Backend& b, std::vector<uint8_t>& out) const {
+  put_bytes(out, &n_past_, sizeof n_past_);
+  std::vector<uint8_t> tmp;
+  auto dump = [&](const std::unique_ptr<runtime::Buffer>& buf, size_t n) {
+    tmp.resize(n);
+    b.to_host(buf->data(), tmp.data(), n);
+    put_bytes(out, tmp.data(), n);
+  };
+  for (const Layer& l : layers_) {
+    if (l.k) {
+      const size_t cells = static_cast<size_t>(n_past_) * (l.k->size() / static_cast<size_t>(n_ctx_));
+      dump(l.k, cells);
+      dump(l.v, static_cast<size_t>(n_past_) * (l.v->size() / static_cast<size_t>(n_ctx_)));
+    } else {
+      dump(l.conv, l.conv->size());
+      dump(l.delta, l.delta->size());
+    }
+  }
+}
+
+void SequenceState::load(runtime::Backend& b, const uint8_t* data, size_t size) {
+  size_t at = 0;
+  auto take = [&](size_t n) {
+    if (n > size - at) throw Error(ErrorCode::kCorruptFile, "session state: truncated sequence state");
+    const uint8_t* p = data + at;
+    at += n;
+    return p;
+  };
+  int64_t n_past;
+  std::memcpy(&n_past, take(sizeof n_past), sizeof n_past);
+  if (n_past < 0 || n_past > n_ctx_) throw Error(ErrorCode::kCorruptFile, "session state: position out of range");
+  for (Layer& l : layers_) {
+    if (l.k) {
+      const size_t kn = static_cast<size_t>(n_past) * (l.k->size() / static_cast<size_t>(n_ctx_));
+      const size_t vn = static_cast<size_t>(n_past) * (l.v->size() / static_cast<size_t>(n_ctx_));
+      b.from_host(take(kn), l.k->data(), kn);
+      b.from_host(take(vn), l.v->data(), vn);
+    } else {
+      b.from_host(take(l.conv->size()), l.conv->data(), l.conv->size());
+      b.from_host(take(l.delta->size()), l.delta->data(), l.delta->size());
+    }
+  }
+  if (at != size) throw Error(ErrorCode::kCorruptFile, "session state: trailing bytes after the sequence state");
+  n_past_ = n_past;
 }
 
 runtime::KvLayerView SequenceState::kv(int64_t layer) {

@@ -16,6 +16,16 @@ struct CacheTypes {
   quant::Type v = quant::Type::F16;
 };
 
+// The recurrent part of a sequence's state at one position (conv windows and
+// delta-rule states of every DeltaNet layer). With it, a sequence can go back
+// to that position: the KV cache needs no copy, since cells past the position
+// are simply overwritten later.
+struct RecurrentSnapshot {
+  int64_t pos = 0;
+  std::vector<std::unique_ptr<runtime::Buffer>> buffers;
+  size_t bytes() const;
+};
+
 class SequenceState {
  public:
   // Throws kInvalidArgument for cache types that cannot hold head_dim rows.
@@ -23,6 +33,18 @@ class SequenceState {
 
   // Becomes a copy of `other` (same model, context size and cache types).
   void copy_from(const SequenceState& other, runtime::Backend& b);
+
+  std::unique_ptr<RecurrentSnapshot> snapshot(runtime::Backend& b) const;
+  // Returns to snap.pos (<= n_past()), which must come from this sequence's history.
+  void restore(const RecurrentSnapshot& snap, runtime::Backend& b);
+  // Back to an earlier position; only valid when no DeltaNet layer has state
+  // to undo (pos == n_past() or a model without recurrent layers).
+  void truncate(int64_t pos);
+
+  // Serialized form: the KV rows of cells [0, n_past) and the recurrent state.
+  // load() checks every size against this state's shape.
+  void save(runtime::Backend& b, std::vector<uint8_t>& out) const;
+  void load(runtime::Backend& b, const uint8_t* data, size_t size);
 
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }

@@ -75,7 +75,7 @@ class Loader {
 }  // namespace
 
 Qwen3NextWeights Qwen3NextWeights::load(const gguf::GgufFile& f, const Qwen3NextConfig& c, runtime::Backend& backend,
-                                        runtime::ComputeMode mode) {
+                                        runtime::ComputeMode mode, const std::function<bool(float)>& progress) {
   Loader L(f, backend, mode);
   Qwen3NextWeights w;
   const int64_t E = c.n_embd, V = c.n_vocab;
@@ -144,6 +144,9 @@ Qwen3NextWeights Qwen3NextWeights::load(const gguf::GgufFile& f, const Qwen3Next
       m.gate_shexp = L.matrix(p + "ffn_gate_shexp.weight", E, c.n_ff_shexp);
       m.up_shexp = L.matrix(p + "ffn_up_shexp.weight", E, c.n_ff_shexp);
       m.down_shexp = L.matrix(p + "ffn_down_shexp.weight", c.n_ff_shexp, E);
+    }
+    if (progress && !progress(static_cast<float>(i + 1) / static_cast<float>(c.n_layer))) {
+      throw Error(ErrorCode::kCancelled, fmt::format("{}: loading cancelled", f.path()));
     }
   }
   return w;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <vector>
 
 #include "gguf/gguf_reader.h"
@@ -37,8 +38,10 @@ struct Qwen3NextWeights {
   std::vector<LayerWeights> layers;
   bool legacy_ssm_in = false;
 
+  // progress(fraction) is called after each layer; returning false cancels
+  // the load with nextlm::Error(kCancelled).
   static Qwen3NextWeights load(const gguf::GgufFile& f, const Qwen3NextConfig& c, runtime::Backend& backend,
-                               runtime::ComputeMode mode);
+                               runtime::ComputeMode mode, const std::function<bool(float)>& progress = {});
 
  private:
   std::deque<std::vector<uint8_t>> regrouped_;  // host copies of regrouped legacy rows

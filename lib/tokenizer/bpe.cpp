@@ -11,7 +11,9 @@ namespace nextlm::tokenizer {
 
 namespace {
 
-bool is_printable_byte(uint8_t b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE; }
+bool is_printable_byte(uint8_t b) {
+  return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+}
 
 struct Alphabet {
   uint32_t to_cp[256];
@@ -34,9 +36,13 @@ const Alphabet& alphabet() {
 
 }  // namespace
 
-uint32_t byte_to_unicode(uint8_t b) { return alphabet().to_cp[b]; }
+uint32_t byte_to_unicode(uint8_t b) {
+  return alphabet().to_cp[b];
+}
 
-int unicode_to_byte(uint32_t cp) { return cp < 324 ? alphabet().from_cp[cp] : -1; }
+int unicode_to_byte(uint32_t cp) {
+  return cp < 324 ? alphabet().from_cp[cp] : -1;
+}
 
 std::string bytes_to_vocab_text(std::string_view bytes) {
   std::string out;

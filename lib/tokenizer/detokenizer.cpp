@@ -54,7 +54,9 @@ TokenBytes::TokenBytes(const std::vector<std::string_view>& texts, const std::ve
         special_[id] = 1;
         bytes.assign(text);
         break;
-      case TokenType::kUserDefined: bytes.assign(text); break;
+      case TokenType::kUserDefined:
+        bytes.assign(text);
+        break;
       case TokenType::kByte:
         if (int v = byte_token_value(text); v >= 0) {
           bytes.push_back(static_cast<char>(v));

@@ -75,9 +75,11 @@ bool nfc_may_change(const uint32_t* cps, size_t n) {
   return false;
 }
 
-std::vector<uint32_t> nfc(const uint32_t* cps, size_t n) {
+namespace {
+
+void nfc_span(const uint32_t* cps, size_t n, std::vector<uint32_t>& result) {
   std::vector<uint32_t> d;
-  d.reserve(n + n / 4);
+  d.reserve(n + 4);
   for (size_t i = 0; i < n; ++i) decompose(cps[i], d);
 
   // Canonical ordering: stable sort of each run of non-starters by class.
@@ -96,7 +98,7 @@ std::vector<uint32_t> nfc(const uint32_t* cps, size_t n) {
   }
 
   // Canonical composition.
-  if (d.empty()) return d;
+  if (d.empty()) return;
   size_t starter_pos = 0;
   uint32_t starter = d[0];
   int last_class = combining_class(starter);
@@ -120,8 +122,35 @@ std::vector<uint32_t> nfc(const uint32_t* cps, size_t n) {
     last_class = cls;
     d[out++] = ch;
   }
-  d.resize(out);
-  return d;
+  result.insert(result.end(), d.begin(), d.begin() + static_cast<ptrdiff_t>(out));
+}
+
+}  // namespace
+
+std::vector<uint32_t> nfc(const uint32_t* cps, size_t n) {
+  // A code point without kNfcCheck (combining class 0, NFC_Quick_Check Yes)
+  // is a composition boundary: nothing before it interacts with it or with
+  // anything after it. So only the stretches from the boundary before a
+  // flagged code point to the next boundary after it need the full algorithm.
+  auto boundary = [&](size_t i) { return !(unicode_flags(cps[i]) & ucd::kNfcCheck); };
+  std::vector<uint32_t> out;
+  out.reserve(n + n / 8);
+  size_t i = 0;
+  while (i < n) {
+    size_t f = i;
+    while (f < n && boundary(f)) ++f;
+    if (f == n) {
+      out.insert(out.end(), cps + i, cps + n);
+      break;
+    }
+    size_t start = f > i ? f - 1 : f;  // the starter that may compose with what follows
+    out.insert(out.end(), cps + i, cps + start);
+    size_t end = f + 1;
+    while (end < n && !boundary(end)) ++end;
+    nfc_span(cps + start, end - start, out);
+    i = end;
+  }
+  return out;
 }
 
 std::string nfc_utf8(std::string_view text) {

@@ -8,9 +8,13 @@ namespace {
 
 constexpr uint8_t kLNS = ucd::kLetter | ucd::kNumber | ucd::kWhitespace;
 
-inline bool is_cr_lf(uint32_t c) { return c == '\r' || c == '\n'; }
+inline bool is_cr_lf(uint32_t c) {
+  return c == '\r' || c == '\n';
+}
 
-inline uint32_t ascii_lower(uint32_t c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+inline uint32_t ascii_lower(uint32_t c) {
+  return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
 
 // Length of the contraction (?i:'s|'t|'re|'ve|'m|'ll|'d) at cps[pos] (which is
 // an apostrophe), or 0.

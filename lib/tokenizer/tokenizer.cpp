@@ -20,8 +20,10 @@ namespace {
 std::string quoted(std::string_view s) {
   std::string q = "'";
   for (unsigned char c : s.substr(0, 64)) {
-    if (c < 0x20 || c == 0x7F) q += fmt::format("\\x{:02x}", c);
-    else q.push_back(static_cast<char>(c));
+    if (c < 0x20 || c == 0x7F)
+      q += fmt::format("\\x{:02x}", c);
+    else
+      q.push_back(static_cast<char>(c));
   }
   if (s.size() > 64) q += "...";
   return q + "'";
@@ -77,13 +79,14 @@ Tokenizer Tokenizer::from_gguf(const gguf::GgufFile& f) {
   }
   const gguf::Value* pre = f.find("tokenizer.ggml.pre");
   if (!pre) {
-    throw Error(ErrorCode::kUnsupported,
-                fmt::format("{}: tokenizer.ggml.pre is missing (only the 'qwen2' pre-tokenizer is supported)", f.path()));
+    throw Error(
+        ErrorCode::kUnsupported,
+        fmt::format("{}: tokenizer.ggml.pre is missing (only the 'qwen2' pre-tokenizer is supported)", f.path()));
   }
   if (!pre->is_string()) corrupt(f, "tokenizer.ggml.pre is not a string");
   if (pre->as_string() != "qwen2") {
-    throw Error(ErrorCode::kUnsupported,
-                fmt::format("{}: pre-tokenizer {} is not supported (only 'qwen2')", f.path(), quoted(pre->as_string())));
+    throw Error(ErrorCode::kUnsupported, fmt::format("{}: pre-tokenizer {} is not supported (only 'qwen2')", f.path(),
+                                                     quoted(pre->as_string())));
   }
 
   // Vocabulary.
@@ -149,7 +152,8 @@ Tokenizer Tokenizer::from_gguf(const gguf::GgufFile& f) {
     std::string_view left = m.substr(0, sp), right = m.substr(sp + 1);
     int32_t l = lookup(left), rt = lookup(right);
     if (l < 0 || rt < 0) {
-      corrupt(f, fmt::format("merge {} ({}) refers to an unknown token {}", r, quoted(m), quoted(l < 0 ? left : right)));
+      corrupt(f,
+              fmt::format("merge {} ({}) refers to an unknown token {}", r, quoted(m), quoted(l < 0 ? left : right)));
     }
     joined.assign(left);
     joined.append(right);

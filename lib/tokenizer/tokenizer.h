@@ -77,7 +77,7 @@ class Tokenizer {
   const BpeEncoder& bpe() const { return bpe_; }
 
  private:
-  Tokenizer(BpeEncoder bpe) : bpe_(std::move(bpe)) {}
+  explicit Tokenizer(BpeEncoder bpe) : bpe_(std::move(bpe)) {}
   void check_id(int32_t id) const;
   void encode_fragment(std::string_view frag, bool normalize, std::vector<int32_t>& out) const;
   template <class F>

@@ -40,8 +40,12 @@ Utf8Char decode_utf8(const unsigned char* s, size_t n) {
   }
   uint32_t cp;
   switch (li.len) {
-    case 2: cp = ((b0 & 0x1Fu) << 6) | (s[1] & 0x3Fu); break;
-    case 3: cp = ((b0 & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu); break;
+    case 2:
+      cp = ((b0 & 0x1Fu) << 6) | (s[1] & 0x3Fu);
+      break;
+    case 3:
+      cp = ((b0 & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+      break;
     default:
       cp = ((b0 & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
       break;
@@ -96,7 +100,9 @@ namespace detail {
 
 namespace {
 
-uint16_t pack(const ucd::PropertyRange& r) { return static_cast<uint16_t>(r.flags | (r.ccc << 8)); }
+uint16_t pack(const ucd::PropertyRange& r) {
+  return static_cast<uint16_t>(r.flags | (r.ccc << 8));
+}
 
 std::vector<uint16_t> build_bmp_table() {
   std::vector<uint16_t> t(0x10000, 0);

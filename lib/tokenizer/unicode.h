@@ -48,8 +48,12 @@ inline uint16_t unicode_properties(uint32_t cp) {
   return detail::supplementary_properties(cp);
 }
 // ucd::Flag bits of cp.
-inline uint8_t unicode_flags(uint32_t cp) { return static_cast<uint8_t>(unicode_properties(cp) & 0xFF); }
+inline uint8_t unicode_flags(uint32_t cp) {
+  return static_cast<uint8_t>(unicode_properties(cp) & 0xFF);
+}
 // Canonical combining class of cp.
-inline uint8_t combining_class(uint32_t cp) { return static_cast<uint8_t>(unicode_properties(cp) >> 8); }
+inline uint8_t combining_class(uint32_t cp) {
+  return static_cast<uint8_t>(unicode_properties(cp) >> 8);
+}
 
 }  // namespace nextlm::tokenizer

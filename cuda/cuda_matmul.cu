@@ -1,0 +1,290 @@
+// Weight products: get_rows (embedding lookup), the mat-vec kernels used for
+// decode (a handful of tokens) and the dequantize + cuBLAS path for prefill.
+//
+// Mat-vec: one warp per output row; lane l decodes sub-blocks l, l + 32, ...
+// of the row with the shared block decoders (lib/quant/block_decode.h, the
+// CPU's code) into registers and dots them with up to kMatVecMaxTokens token
+// rows, so each weight byte is read once per call. The same kernel serves the
+// MoE experts with a per-item matrix index read on the device.
+//
+// Prefill: the weight (in row chunks of at most 128 MiB of f32) is
+// dequantized on the device (cuda::dequantize_rows, bit-identical to the CPU)
+// and multiplied with cuBLAS SGEMM in plain f32.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "cuda_backend.h"
+#include "cuda_common.cuh"
+#include "cuda_status.h"
+#include "dequant.h"
+#include "nextlm/error.h"
+#include "quant/types.h"
+
+#if defined(__CUDA_ARCH__) && (defined(__USE_FAST_MATH__) || (defined(__CUDA_FTZ) && __CUDA_FTZ))
+#error "cuda_matmul.cu must be built without --use_fast_math / -ftz=true (decoders must match the CPU)"
+#endif
+
+// Device copies of the lookup tables (see dequant.cu); internal linkage.
+#include "quant/tables.h"
+namespace nextlm::quant::dev {
+#define NLM_QUANT_TABLE(T, name, n, ...) __device__ const T name[n] = __VA_ARGS__;
+#include "quant/tables_data.inc"
+#undef NLM_QUANT_TABLE
+}  // namespace nextlm::quant::dev
+
+#include "quant/block_decode.h"
+
+namespace nextlm::cuda {
+
+namespace {
+
+using quant::Type;
+
+constexpr int kMvWarps = 4;  // output rows per thread block
+constexpr int kMvThreads = kMvWarps * 32;
+constexpr int kMaxTok = static_cast<int>(CudaBackend::kMatVecMaxTokens);
+
+struct MvArgs {
+  const uint8_t* w;
+  size_t matrix_bytes, row_bytes;
+  int64_t rows, cols;
+  const float* x;
+  int64_t x_stride;
+  int x_div;
+  float* y;
+  int64_t y_stride;
+  int64_t n_items;
+  int per_group;            // items of one blockIdx.y (1 when mat_ids is set)
+  const int32_t* mat_ids;  // per item, or null
+  int64_t mat0;
+};
+
+// Reduces acc[] over the warp and writes the per-item results.
+__device__ __forceinline__ void mv_finish(const MvArgs& a, float (&acc)[kMaxTok], int64_t i0, int n, int64_t row,
+                                          int lane) {
+#pragma unroll
+  for (int t = 0; t < kMaxTok; ++t) {
+    if (t < n) {
+      const float s = kern::warp_sum(acc[t]);
+      if (lane == 0) a.y[(i0 + t) * a.y_stride + row] = s;
+    }
+  }
+}
+
+template <size_t kBlockBytes, int kElems, void (*Decode)(const uint8_t*, int, float*)>
+__global__ void __launch_bounds__(kMvThreads) mv_block_kernel(MvArgs a) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kMvWarps + (threadIdx.x >> 5);
+  if (row >= a.rows) return;
+  const int64_t i0 = static_cast<int64_t>(blockIdx.y) * a.per_group;
+  const int n = static_cast<int>(min(static_cast<int64_t>(a.per_group), a.n_items - i0));
+  const int64_t mat = a.mat_ids ? a.mat_ids[i0] : a.mat0;
+  const uint8_t* wr = a.w + mat * a.matrix_bytes + row * a.row_bytes;
+  constexpr int kSubs = kElems / quant::kSubBlock;
+  const int64_t n_subs = a.cols / quant::kSubBlock;
+  float acc[kMaxTok] = {};
+  float v[quant::kSubBlock];
+  for (int64_t s = lane; s < n_subs; s += 32) {
+    Decode(wr + (s / kSubs) * kBlockBytes, static_cast<int>(s % kSubs), v);
+#pragma unroll
+    for (int t = 0; t < kMaxTok; ++t) {
+      if (t < n) {
+        const float* xr = a.x + ((i0 + t) / a.x_div) * a.x_stride + s * quant::kSubBlock;
+        float d = 0.0f;
+#pragma unroll
+        for (int j = 0; j < quant::kSubBlock; ++j) d += v[j] * xr[j];
+        acc[t] += d;
+      }
+    }
+  }
+  mv_finish(a, acc, i0, n, row, lane);
+}
+
+template <size_t kBytes, float (*Decode)(const uint8_t*)>
+__global__ void __launch_bounds__(kMvThreads) mv_plain_kernel(MvArgs a) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kMvWarps + (threadIdx.x >> 5);
+  if (row >= a.rows) return;
+  const int64_t i0 = static_cast<int64_t>(blockIdx.y) * a.per_group;
+  const int n = static_cast<int>(min(static_cast<int64_t>(a.per_group), a.n_items - i0));
+  const int64_t mat = a.mat_ids ? a.mat_ids[i0] : a.mat0;
+  const uint8_t* wr = a.w + mat * a.matrix_bytes + row * a.row_bytes;
+  float acc[kMaxTok] = {};
+  for (int64_t c = lane; c < a.cols; c += 32) {
+    const float wv = Decode(wr + c * kBytes);
+#pragma unroll
+    for (int t = 0; t < kMaxTok; ++t) {
+      if (t < n) acc[t] += wv * a.x[((i0 + t) / a.x_div) * a.x_stride + c];
+    }
+  }
+  mv_finish(a, acc, i0, n, row, lane);
+}
+
+// f32 weights (exact mode, routers): rows are 4-byte aligned in our buffers.
+__global__ void __launch_bounds__(kMvThreads) mv_f32_kernel(MvArgs a) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kMvWarps + (threadIdx.x >> 5);
+  if (row >= a.rows) return;
+  const int64_t i0 = static_cast<int64_t>(blockIdx.y) * a.per_group;
+  const int n = static_cast<int>(min(static_cast<int64_t>(a.per_group), a.n_items - i0));
+  const int64_t mat = a.mat_ids ? a.mat_ids[i0] : a.mat0;
+  const auto* wr = reinterpret_cast<const float*>(a.w + mat * a.matrix_bytes + row * a.row_bytes);
+  float acc[kMaxTok] = {};
+  for (int64_t c = lane; c < a.cols; c += 32) {
+    const float wv = wr[c];
+#pragma unroll
+    for (int t = 0; t < kMaxTok; ++t) {
+      if (t < n) acc[t] += wv * a.x[((i0 + t) / a.x_div) * a.x_stride + c];
+    }
+  }
+  mv_finish(a, acc, i0, n, row, lane);
+}
+
+// out[t] = row ids[t]: one thread per (token, 32-element sub-block).
+template <size_t kBlockBytes, int kElems, void (*Decode)(const uint8_t*, int, float*)>
+__global__ void get_rows_block_kernel(const uint8_t* w, size_t row_bytes, const int32_t* ids, int64_t subs_per_row,
+                                      int64_t total, float* out) {
+  constexpr int kSubs = kElems / quant::kSubBlock;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    const int64_t t = i / subs_per_row, s = i % subs_per_row;
+    Decode(w + ids[t] * row_bytes + (s / kSubs) * kBlockBytes, static_cast<int>(s % kSubs),
+           out + i * quant::kSubBlock);
+  }
+}
+
+template <size_t kBytes, float (*Decode)(const uint8_t*)>
+__global__ void get_rows_plain_kernel(const uint8_t* w, size_t row_bytes, const int32_t* ids, int64_t cols,
+                                      int64_t total, float* out) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    const int64_t t = i / cols, c = i % cols;
+    out[i] = Decode(w + ids[t] * row_bytes + c * kBytes);
+  }
+}
+
+}  // namespace
+
+void CudaBackend::matvec(const runtime::Weight& w, int64_t mat0, const int32_t* mat_ids, const float* x,
+                         int64_t x_stride, int x_div, int64_t n_items, float* y, int64_t y_stride) {
+  if (n_items <= 0 || w.rows <= 0) return;
+  MvArgs a{};
+  a.w = static_cast<const uint8_t*>(w.data);
+  a.matrix_bytes = w.matrix_bytes;
+  a.row_bytes = w.row_bytes;
+  a.rows = w.rows;
+  a.cols = w.cols;
+  a.x = x;
+  a.x_stride = x_stride;
+  a.x_div = x_div;
+  a.y = y;
+  a.y_stride = y_stride;
+  a.n_items = n_items;
+  a.per_group = mat_ids ? 1 : static_cast<int>(std::min<int64_t>(kMaxTok, n_items));
+  a.mat_ids = mat_ids;
+  a.mat0 = mat0;
+  const int64_t groups = (n_items + a.per_group - 1) / a.per_group;
+  if (groups > 65535) {
+    throw Error(ErrorCode::kInternal, fmt::format("{}: mat-vec over {} items", name_, n_items));
+  }
+  const dim3 grid(static_cast<unsigned>((w.rows + kMvWarps - 1) / kMvWarps), static_cast<unsigned>(groups));
+  cudaStream_t st = stream();
+  if (w.type == Type::F32) {
+    mv_f32_kernel<<<grid, kMvThreads, 0, st>>>(a);
+    NLM_CUDA_LAUNCH_CHECK();
+    return;
+  }
+  using namespace quant;
+#define NLM_CASE_BLOCK(T, B, QK, DECODE)                                \
+  case Type::T:                                                         \
+    mv_block_kernel<sizeof(B), QK, DECODE><<<grid, kMvThreads, 0, st>>>(a); \
+    break;
+#define NLM_CASE_PLAIN(T, BYTES, DECODE)                             \
+  case Type::T:                                                      \
+    mv_plain_kernel<BYTES, DECODE><<<grid, kMvThreads, 0, st>>>(a); \
+    break;
+  switch (w.type) {
+    NLM_QUANT_BLOCK_FORMATS(NLM_CASE_BLOCK)
+    NLM_QUANT_PLAIN_FORMATS(NLM_CASE_PLAIN)
+    default:
+      throw Error(ErrorCode::kUnsupported,
+                  fmt::format("{}: no matrix product for type {}", name_, quant::type_info(w.type).name));
+  }
+#undef NLM_CASE_BLOCK
+#undef NLM_CASE_PLAIN
+  NLM_CUDA_LAUNCH_CHECK();
+}
+
+void CudaBackend::gemm(const runtime::Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) {
+  const auto* base = static_cast<const uint8_t*>(w.data) + mat * w.matrix_bytes;
+  const int64_t rows = w.rows, cols = w.cols;
+  const float one = 1.0f, zero = 0.0f;
+  // Row-major W [rows][cols] is column-major cols x rows: y^T = W * x^T.
+  auto sgemm = [&](const float* wf, int64_t r0, int64_t n) {
+    NLM_CUBLAS_CHECK(cublasSgemm(ctx_->cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n),
+                                 static_cast<int>(n_tokens), static_cast<int>(cols), &one, wf, static_cast<int>(cols),
+                                 x, static_cast<int>(cols), &zero, y + r0, static_cast<int>(rows)));
+  };
+  if (w.type == Type::F32) {
+    sgemm(reinterpret_cast<const float*>(base), 0, rows);
+    return;
+  }
+  constexpr int64_t kChunkElems = int64_t{1} << 25;  // 128 MiB of f32
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(rows, kChunkElems / cols));
+  float* deq = scratch_f32(kDequant, static_cast<size_t>(chunk * cols));
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t n = std::min(chunk, rows - r0);
+    NLM_CUDA_CHECK(dequantize_rows(w.type, base + r0 * w.row_bytes, deq, cols, n, stream()));
+    sgemm(deq, r0, n);
+  }
+}
+
+void CudaBackend::matmul(const runtime::Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) {
+  if (n_tokens <= 0) return;
+  if (n_tokens <= kMatVecMaxTokens) {
+    matvec(w, mat, nullptr, x, w.cols, 1, n_tokens, y, w.rows);
+  } else {
+    gemm(w, mat, x, n_tokens, y);
+  }
+}
+
+void CudaBackend::get_rows(const runtime::Weight& w, const int32_t* ids, int64_t n, float* out) {
+  if (n <= 0) return;
+  for (int64_t t = 0; t < n; ++t) {
+    if (ids[t] < 0 || ids[t] >= w.rows) {
+      throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(ids[t]) + " out of range");
+    }
+  }
+  const int32_t* d_ids = upload_i32(ids, n);
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  constexpr int kThreads = 256;
+  cudaStream_t st = stream();
+  using namespace quant;
+#define NLM_CASE_BLOCK(T, B, QK, DECODE)                                                                          \
+  case Type::T: {                                                                                                 \
+    const int64_t subs = w.cols / kSubBlock, total = subs * n;                                                    \
+    get_rows_block_kernel<sizeof(B), QK, DECODE><<<grid_for(total, kThreads), kThreads, 0, st>>>(base, w.row_bytes, \
+                                                                                                 d_ids, subs, total, out); \
+    break;                                                                                                        \
+  }
+#define NLM_CASE_PLAIN(T, BYTES, DECODE)                                                                     \
+  case Type::T: {                                                                                            \
+    const int64_t total = w.cols * n;                                                                        \
+    get_rows_plain_kernel<BYTES, DECODE><<<grid_for(total, kThreads), kThreads, 0, st>>>(base, w.row_bytes, d_ids, \
+                                                                                        w.cols, total, out); \
+    break;                                                                                                   \
+  }
+  switch (w.type) {
+    NLM_QUANT_BLOCK_FORMATS(NLM_CASE_BLOCK)
+    NLM_QUANT_PLAIN_FORMATS(NLM_CASE_PLAIN)
+    default:
+      throw Error(ErrorCode::kUnsupported,
+                  fmt::format("{}: no row lookup for type {}", name_, quant::type_info(w.type).name));
+  }
+#undef NLM_CASE_BLOCK
+#undef NLM_CASE_PLAIN
+  NLM_CUDA_LAUNCH_CHECK();
+}
+
+}  // namespace nextlm::cuda

@@ -1,0 +1,76 @@
+// nextlm::Model — a loaded Qwen3-Next GGUF model: weights on a backend, the
+// tokenizer, metadata. Thread safety: a Model is immutable after load and may
+// be shared by any number of Sessions on any threads; forward passes of
+// different sessions are serialized inside the model (one backend pass at a
+// time), each session's own calls run on the caller's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nextlm {
+
+namespace detail {
+struct ModelImpl;
+}
+
+struct ModelParams {
+  std::string device = "cpu";  // "cpu" (CUDA devices arrive with the CUDA backend)
+  int n_threads = 0;           // 0: one per hardware thread
+  bool use_mmap = true;        // map the file (weights paged in lazily) or read it into memory
+  bool exact = false;          // dequantize every weight to f32 at load (testing; much more memory)
+  // Called with the fraction loaded (0..1); returning false cancels the load,
+  // which then throws nextlm::Error(ErrorCode::kCancelled).
+  std::function<bool(float)> progress;
+};
+
+struct MemoryEstimate {
+  uint64_t weights_bytes = 0;    // tensor data (mapped or read)
+  uint64_t kv_cache_bytes = 0;   // per session, at the given context and cache types
+  uint64_t recurrent_bytes = 0;  // per session: conv windows + delta states
+  uint64_t total() const { return weights_bytes + kv_cache_bytes + recurrent_bytes; }
+};
+
+class Model {
+ public:
+  // Throws nextlm::Error (kIo, kCorruptFile, kUnsupported, kCancelled, kOutOfMemory).
+  static std::shared_ptr<Model> load(const std::string& path, const ModelParams& params = {});
+  // Reads only the file's header: what a model and one session of n_ctx
+  // tokens with the given cache types ("f16", "q8_0", ...) would take.
+  static MemoryEstimate estimate_memory(const std::string& path, int64_t n_ctx, const std::string& cache_type_k = "f16",
+                                        const std::string& cache_type_v = "f16");
+
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  // Metadata.
+  std::string architecture() const;
+  std::string name() const;                                    // general.name, or ""
+  std::string metadata(std::string_view key) const;            // any scalar key rendered as text; "" when absent
+  std::string chat_template(std::string_view name = {}) const; // tokenizer.chat_template[.NAME], or ""
+  int64_t n_vocab() const;
+  int64_t n_ctx_train() const;
+  int64_t n_layer() const;
+  int64_t n_params() const;
+
+  // Tokenizer. parse_special: control tokens in the text become control ids.
+  std::vector<int32_t> tokenize(std::string_view text, bool parse_special = false) const;
+  std::string detokenize(const std::vector<int32_t>& ids, bool render_special = false) const;
+  std::string token_text(int32_t id) const;
+  int32_t eos_token() const;
+  bool is_end_of_generation(int32_t id) const;  // eos, <|im_end|>, <|endoftext|>
+
+  detail::ModelImpl& impl() { return *impl_; }
+  const detail::ModelImpl& impl() const { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<detail::ModelImpl> impl);
+  std::unique_ptr<detail::ModelImpl> impl_;
+};
+
+}  // namespace nextlm

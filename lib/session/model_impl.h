@@ -1,0 +1,35 @@
+// What a nextlm::Model holds. Internal: sessions reach the engine through it.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_reader.h"
+#include "model/qwen3next.h"
+#include "runtime/backend.h"
+#include "tokenizer/tokenizer.h"
+
+namespace nextlm::detail {
+
+struct ModelImpl {
+  std::string path;
+  std::unique_ptr<gguf::GgufFile> file;
+  std::unique_ptr<runtime::Backend> backend;
+  std::unique_ptr<model::Qwen3NextModel> model;
+  std::optional<tokenizer::Tokenizer> tokenizer;
+  std::vector<int32_t> end_of_generation;  // sorted
+  uint64_t fingerprint = 0;                // identifies the weights in saved session states
+
+  // One backend pass at a time across all sessions of this model.
+  void forward(std::span<const model::SequenceInput> inputs, float* logits) {
+    std::lock_guard<std::mutex> lock(forward_mu);
+    model->forward(inputs, logits);
+  }
+  std::mutex forward_mu;
+};
+
+}  // namespace nextlm::detail
