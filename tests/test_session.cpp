@@ -7,6 +7,7 @@
 
 #include "fixtures.h"
 #include "nextlm/error.h"
+#include "nextlm/chat.h"
 #include "nextlm/session.h"
 #include "session/text_stream.h"
 #include "tokenizer/tokenizer.h"
@@ -253,4 +254,44 @@ TEST_CASE("session: bad use is an error", "[session][fixtures]") {
   auto est = Model::estimate_memory(test::fixture("models/tiny-qwen3next-q4_k_m.gguf"), 4096, "q8_0", "q4_0");
   CHECK(est.weights_bytes > 9000000);
   CHECK(est.kv_cache_bytes == 4096ull * 2 * 2 * (34 * 2 + 18 * 2));  // 2 attention layers, 2 kv heads, 64-dim rows
+}
+
+TEST_CASE("session: chat completion renders the model's template and reuses the conversation", "[session][fixtures]") {
+  auto model = load();
+  Session s(model, {.n_ctx = 4096});
+  const std::string tools = R"([{"type": "function", "function": {"name": "read_file", "description": "Read a file",
+      "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}}])";
+  std::string messages = R"([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}])";
+  const std::string rendered = apply_chat_template(*model, messages, tools);
+  CHECK(rendered.find("read_file") != std::string::npos);
+  CHECK(rendered.find("<|im_start|>assistant\n") != std::string::npos);
+  ChatOptions o;
+  o.generate = greedy(8);
+  o.tools_json = tools;
+  std::string streamed;
+  o.generate.on_text = [&](std::string_view t) {
+    streamed += t;
+    return true;
+  };
+  int events = 0;
+  o.on_event = [&](const ChatEvent&) { ++events; };
+  ChatResult r1 = chat_completion(s, messages, o);
+  CHECK(r1.prompt.cached_tokens == 0);
+  CHECK(r1.prompt.prompt_tokens == static_cast<int64_t>(model->tokenize(rendered, true).size()));
+  CHECK(r1.generation.generated_tokens == 8);
+  CHECK(r1.finish_reason == "length");
+  CHECK(streamed == r1.content);
+  CHECK(events > 0);
+
+  // The client sends the conversation back with the reply and a new message.
+  nlohmann::json msgs = nlohmann::json::parse(messages);
+  msgs.push_back({{"role", "assistant"}, {"content", r1.content}});
+  msgs.push_back({{"role", "user"}, {"content", "And now?"}});
+  ChatResult r2 = chat_completion(s, msgs.dump(), o);
+  CHECK(r2.prompt.cached_tokens >= r1.prompt.prompt_tokens);
+  CHECK(r2.prompt.processed_tokens < r2.prompt.prompt_tokens / 2);
+
+  CHECK_THROWS_AS(chat_completion(s, "not json", o), Error);
+  CHECK_THROWS_AS(chat_completion(s, R"([{"role": "wizard", "content": "x"}])", o), Error);
+  CHECK_THROWS_AS(chat_completion(s, R"({"role": "user"})", o), Error);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "chat/chat_template.h"
 #include "nextlm/error.h"
 #include "nextlm/model.h"
 #include "quant/quantize.h"
@@ -40,6 +41,8 @@ quant::Type cache_type(const std::string& name) {
 }
 
 }  // namespace
+
+detail::ModelImpl::~ModelImpl() = default;
 
 Model::Model(std::unique_ptr<detail::ModelImpl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;

@@ -1,6 +1,7 @@
 // What a nextlm::Model holds. Internal: sessions reach the engine through it.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -12,6 +13,10 @@
 #include "model/qwen3next.h"
 #include "runtime/backend.h"
 #include "tokenizer/tokenizer.h"
+
+namespace nextlm::chat {
+class ChatTemplate;
+}
 
 namespace nextlm::detail {
 
@@ -30,6 +35,11 @@ struct ModelImpl {
     model->forward(inputs, logits);
   }
   std::mutex forward_mu;
+
+  // Parsed chat templates by name ("" = the default), made on first use.
+  std::mutex chat_mu;
+  std::map<std::string, std::unique_ptr<chat::ChatTemplate>> chat_templates;
+  ~ModelImpl();
 };
 
 }  // namespace nextlm::detail

@@ -1,0 +1,70 @@
+// Chat on a nextlm::Session: the conversation is rendered through the
+// model's own chat template, generation streams content, reasoning and
+// tool-call events, and the reply comes back parsed.
+//
+// chat_completion() takes the whole conversation each call (as an OpenAI-style
+// client sends it) and reuses whatever prefix the session already holds.
+// Messages and tools are JSON text in the OpenAI shape: messages
+// [{"role": "system"|"user"|"assistant"|"tool", "content": ..., "tool_calls":
+// [...], "reasoning_content": ...}], tools [{"type": "function", "function":
+// {"name", "description", "parameters": {JSON schema}}}].
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "nextlm/session.h"
+
+namespace nextlm {
+
+struct ChatEvent {
+  enum class Kind {
+    kContent,            // text: a content delta
+    kReasoning,          // text: a reasoning (think block) delta
+    kToolCallBegin,      // index, id, name
+    kToolCallArguments,  // index, text: raw argument text as it arrives
+    kToolCallEnd,        // index, id, name, arguments_json: typed arguments
+    kToolCallAbandoned,  // index: an unclosed call, whose text became content
+  };
+  Kind kind = Kind::kContent;
+  std::string text;
+  size_t index = 0;
+  std::string id, name, arguments_json;
+};
+
+struct ChatToolCall {
+  std::string id;
+  std::string name;
+  std::string arguments_json;  // a JSON object
+};
+
+struct ChatOptions {
+  GenerateOptions generate;  // max_tokens, stop, sampling; its on_text receives content deltas only
+  std::string tools_json;    // "" or a JSON array of tools
+  std::string template_vars_json;  // "" or a JSON object of extra template variables (e.g. enable_thinking)
+  std::string template_name;       // a named template of the GGUF (tokenizer.chat_template.NAME)
+  std::string tool_call_format = "auto";  // "auto" (from the template), "qwen3-coder-xml", "hermes-json", "none"
+  std::function<void(const ChatEvent&)> on_event;
+};
+
+struct ChatResult {
+  std::string content;
+  std::optional<std::string> reasoning_content;
+  std::vector<ChatToolCall> tool_calls;
+  std::string finish_reason;  // "stop", "length", "tool_calls", "cancelled"
+  std::string raw_text;       // the generated text before parsing
+  PromptResult prompt;
+  GenerateResult generation;
+};
+
+// Renders a conversation with the model's chat template (no generation).
+std::string apply_chat_template(const Model& model, const std::string& messages_json, const std::string& tools_json = "",
+                                bool add_generation_prompt = true, const std::string& template_vars_json = "",
+                                const std::string& template_name = "");
+
+ChatResult chat_completion(Session& session, const std::string& messages_json, const ChatOptions& options = {});
+
+}  // namespace nextlm

@@ -1,0 +1,137 @@
+// Chat on a session: render with the model's template, reuse the cached
+// prefix, generate, and parse tool calls while streaming.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "chat/chat_template.h"
+#include "chat/toolcall.h"
+#include "nextlm/chat.h"
+#include "nextlm/error.h"
+#include "session/model_impl.h"
+
+namespace nextlm {
+
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+ojson parse_json(const std::string& text, const char* what, bool want_array) {
+  ojson j;
+  try {
+    j = ojson::parse(text);
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not valid JSON: {}", what, e.what()));
+  }
+  if (want_array ? !j.is_array() : !j.is_object()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} must be a JSON {}", what, want_array ? "array" : "object"));
+  }
+  return j;
+}
+
+chat::ChatRequest make_request(const std::string& messages_json, const std::string& tools_json, bool gen_prompt,
+                               const std::string& vars_json) {
+  chat::ChatRequest req;
+  req.messages = parse_json(messages_json, "messages", true);
+  for (const auto& m : req.messages) {
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+      throw Error(ErrorCode::kInvalidArgument, "every message needs a string \"role\"");
+    }
+    const std::string role = m["role"];
+    if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer") {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown message role '{}'", role));
+    }
+  }
+  if (!tools_json.empty()) req.tools = parse_json(tools_json, "tools", true);
+  if (!vars_json.empty()) req.extra = parse_json(vars_json, "template variables", false);
+  req.add_generation_prompt = gen_prompt;
+  return req;
+}
+
+const chat::ChatTemplate& model_template(detail::ModelImpl& m, const std::string& name) {
+  std::lock_guard<std::mutex> lock(m.chat_mu);
+  auto it = m.chat_templates.find(name);
+  if (it == m.chat_templates.end()) {
+    it = m.chat_templates.emplace(name, std::make_unique<chat::ChatTemplate>(chat::ChatTemplate::from_gguf(*m.file, name)))
+             .first;
+  }
+  return *it->second;
+}
+
+ChatEvent to_event(const chat::ToolCallEvent& e) {
+  ChatEvent c;
+  c.kind = static_cast<ChatEvent::Kind>(e.kind);
+  c.text = e.text;
+  c.index = e.index;
+  c.id = e.id;
+  c.name = e.name;
+  if (e.kind == chat::ToolCallEvent::Kind::kToolCallEnd) c.arguments_json = e.arguments.dump();
+  return c;
+}
+
+}  // namespace
+
+std::string apply_chat_template(const Model& model, const std::string& messages_json, const std::string& tools_json,
+                                bool add_generation_prompt, const std::string& template_vars_json,
+                                const std::string& template_name) {
+  auto& m = const_cast<detail::ModelImpl&>(model.impl());
+  return model_template(m, template_name)
+      .render(make_request(messages_json, tools_json, add_generation_prompt, template_vars_json));
+}
+
+ChatResult chat_completion(Session& session, const std::string& messages_json, const ChatOptions& options) {
+  auto& m = const_cast<detail::ModelImpl&>(session.model().impl());
+  const chat::ChatTemplate& tmpl = model_template(m, options.template_name);
+  const chat::ChatRequest req = make_request(messages_json, options.tools_json, true, options.template_vars_json);
+  const std::string prompt = tmpl.render(req);
+
+  // The conversation without the generation prompt ends a turn: keep a checkpoint there.
+  chat::ChatRequest closed = req;
+  closed.add_generation_prompt = false;
+  const std::string history = tmpl.render(closed);
+  const Model& model = session.model();
+  std::vector<int64_t> boundaries;
+  if (prompt.compare(0, history.size(), history) == 0) {
+    boundaries.push_back(static_cast<int64_t>(model.tokenize(history, true).size()));
+  }
+  ChatResult res;
+  res.prompt = session.set_prompt(model.tokenize(prompt, true), boundaries);
+
+  chat::ToolParserOptions po;
+  po.format = options.tool_call_format == "auto" ? tmpl.tool_call_format()
+                                                 : chat::parse_tool_call_format(options.tool_call_format);
+  if (req.tools) po.tools = *req.tools;
+  const size_t last_nonspace = prompt.find_last_not_of(" \n");
+  po.reasoning_open = last_nonspace != std::string::npos && last_nonspace >= 6 &&
+                      prompt.compare(last_nonspace - 6, 7, "<think>") == 0;
+  chat::ToolCallParser parser(po);
+  auto deliver = [&](const std::vector<chat::ToolCallEvent>& events) {
+    bool keep_going = true;
+    for (const auto& e : events) {
+      if (options.on_event) options.on_event(to_event(e));
+      if (e.kind == chat::ToolCallEvent::Kind::kContent && options.generate.on_text) {
+        keep_going = options.generate.on_text(e.text) && keep_going;
+      }
+    }
+    return keep_going;
+  };
+  GenerateOptions g = options.generate;
+  g.on_text = [&](std::string_view piece) { return deliver(parser.feed(piece)); };
+  res.generation = session.generate(g);
+  deliver(parser.finish());
+  const chat::ParsedMessage& msg = parser.result();
+  res.raw_text = res.generation.text;
+  res.content = msg.content;
+  res.reasoning_content = msg.reasoning_content;
+  for (const auto& tc : msg.tool_calls) res.tool_calls.push_back({tc.id, tc.name, tc.arguments.dump()});
+  switch (res.generation.stop_reason) {
+    case StopReason::kMaxTokens:
+    case StopReason::kContextFull: res.finish_reason = "length"; break;
+    case StopReason::kCancelled: res.finish_reason = "cancelled"; break;
+    default: res.finish_reason = "stop";
+  }
+  if (!res.tool_calls.empty() && res.finish_reason == "stop") res.finish_reason = "tool_calls";
+  return res;
+}
+
+}  // namespace nextlm
