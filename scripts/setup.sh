@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine for nextlm: installs the build and test
 # dependencies, configures and builds, synthesises the small bundled model
-# and runs the main job on it (`nextlm info`).
+# and runs the main job on it: the chat example answering one prompt
+# (the model is random, so the answer is noise; the pipeline is real).
 #   NEXTLM_CUDA_ARCHITECTURES  CUDA architectures (default 80;86;89;90)
 #   NEXTLM_SKIP_APT=1          skip the package installation
 #   NEXTLM_SKIP_MAIN_JOB=1     build only
@@ -36,5 +37,7 @@ if [ ! -f models/tiny-synth-iq3_m.gguf ]; then
   echo "== synthesising models/tiny-synth-iq3_m.gguf"
   build/examples/cli/nextlm synth --preset tiny --types iq3_m --seed 1 --out models/tiny-synth-iq3_m.gguf
 fi
-echo "== nextlm info models/tiny-synth-iq3_m.gguf"
-build/examples/cli/nextlm info models/tiny-synth-iq3_m.gguf
+echo "== nextlm info models/tiny-synth-iq3_m.gguf (summary)"
+build/examples/cli/nextlm info models/tiny-synth-iq3_m.gguf | head -n 4
+echo "== nextlm-chat models/tiny-synth-iq3_m.gguf -p 'Hello!'"
+build/examples/chat/nextlm-chat models/tiny-synth-iq3_m.gguf -p "Hello!" -n 32

@@ -1,5 +1,5 @@
 // `nextlm bench MODEL -p 512 -n 128 -d 0,4096 [--threads N] [--cache-type-k T]
-//  [--cache-type-v T] [--ubatch N] [--json]`: prompt processing (pp) and
+//  [--cache-type-v T] [--ubatch N] [--json] [--device cpu|cuda[:N]]`: prompt processing (pp) and
 // generation (tg) speed at each context depth, the weight bytes a generated
 // token reads and the bandwidth that implies, and peak memory.
 #include <fmt/format.h>
@@ -15,6 +15,9 @@
 #include "model/qwen3next.h"
 #include "nextlm/error.h"
 #include "runtime/cpu/cpu_backend.h"
+#ifdef NEXTLM_HAVE_CUDA
+#include "cuda/backend_factory.h"
+#endif
 #include "util/rng.h"
 
 namespace nextlm::cli {
@@ -66,10 +69,33 @@ std::vector<int64_t> parse_list(const std::string& s) {
   return out;
 }
 
+
+// `--device cpu | cuda | cuda:N`: the backend the model runs on.
+std::unique_ptr<runtime::Backend> make_backend(const std::string& device, int threads) {
+  if (device == "cpu") return std::make_unique<runtime::CpuBackend>(threads);
+  if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (device.size() > 4) {
+      const std::string n = device.substr(5);
+      if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos) {
+        throw UsageError{"bad --device '" + device + "' (cpu, cuda or cuda:N)"};
+      }
+      index = std::stoi(n);
+    }
+#ifdef NEXTLM_HAVE_CUDA
+    return cuda::make_cuda_backend(index);
+#else
+    (void)index;
+    throw Error(ErrorCode::kUnsupported, "--device " + device + ": this nextlm was built without CUDA support");
+#endif
+  }
+  throw UsageError{"unknown --device '" + device + "' (cpu, cuda or cuda:N)"};
+}
+
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  Args args(argc, argv, {"p", "n", "d", "threads", "cache-type-k", "cache-type-v", "ubatch", "seed"}, {"json"});
+  Args args(argc, argv, {"p", "n", "d", "threads", "cache-type-k", "cache-type-v", "ubatch", "seed", "device"}, {"json"});
   if (args.positionals().size() != 1) throw UsageError{"expected one MODEL path"};
   const int64_t n_prompt = args.get_int("p", 512), n_gen = args.get_int("n", 128);
   const int64_t ubatch = args.get_int("ubatch", 512);
@@ -84,8 +110,8 @@ int cmd_bench(int argc, char** argv) {
   }
 
   auto file = gguf::GgufFile::open(args.positionals()[0]);
-  runtime::CpuBackend backend(threads);
-  model::Qwen3NextModel model(*file, backend, runtime::ComputeMode::kNative);
+  const std::unique_ptr<runtime::Backend> backend = make_backend(args.get("device", "cpu"), threads);
+  model::Qwen3NextModel model(*file, *backend, runtime::ComputeMode::kNative);
   const auto& c = model.config();
   const uint64_t active = active_bytes_per_token(*file, c);
   util::Rng rng(static_cast<uint64_t>(args.get_int("seed", 1)));
@@ -109,8 +135,9 @@ int cmd_bench(int argc, char** argv) {
 
   nlohmann::json results = nlohmann::json::array();
   if (!args.has("json")) {
-    fmt::print("model {}: {:.2f} GiB of weights, {:.1f} MiB read per generated token, {} threads, cache {}/{}\n",
-               args.positionals()[0], file->file_size() / double(1ull << 30), active / 1048576.0, threads,
+    fmt::print("model {}: {:.2f} GiB of weights, {:.1f} MiB read per generated token, {}, cache {}/{}\n",
+               args.positionals()[0], file->file_size() / double(1ull << 30), active / 1048576.0,
+               std::string(backend->name()) == "cpu" ? fmt::format("{} threads", threads) : backend->name(),
                quant::type_info(types.k).name, quant::type_info(types.v).name);
     fmt::print("{:>8} {:>8} {:>10} {:>10} {:>12}\n", "test", "depth", "tokens/s", "GB/s", "peak MiB");
   }
@@ -130,11 +157,11 @@ int cmd_bench(int argc, char** argv) {
       }
     };
     if (n_prompt > 0) {
-      seq->copy_from(*base, backend);
+      seq->copy_from(*base, *backend);
       report(fmt::format("pp{}", n_prompt), n_prompt, run(*seq, random_tokens(n_prompt), ubatch), false);
     }
     if (n_gen > 0) {
-      seq->copy_from(*base, backend);
+      seq->copy_from(*base, *backend);
       report(fmt::format("tg{}", n_gen), n_gen, run(*seq, random_tokens(n_gen), 1), true);
     }
   }

@@ -1,6 +1,6 @@
 // `nextlm logits MODEL (--prompt-file F | --force-tokens REF.json) --out PREFIX
 //  [--n-gen 16] [--every N] [--exact] [--cache-type-k T] [--cache-type-v T]
-//  [--ubatch N] [--threads N] [--recurrent]`
+//  [--ubatch N] [--threads N] [--recurrent] [--device cpu|cuda[:N]]`
 // Writes PREFIX.json + PREFIX.logits.f32 in the layout of the fixtures'
 // reference dumps. With --force-tokens the reference's tokens are fed
 // (teacher forcing); otherwise the prompt is tokenized and generation is greedy.
@@ -19,6 +19,9 @@
 #include "model/qwen3next.h"
 #include "nextlm/error.h"
 #include "runtime/cpu/cpu_backend.h"
+#ifdef NEXTLM_HAVE_CUDA
+#include "cuda/backend_factory.h"
+#endif
 #include "tokenizer/tokenizer.h"
 
 namespace nextlm::cli {
@@ -41,12 +44,35 @@ quant::Type cache_type(const std::string& name) {
   return *t;
 }
 
+
+// `--device cpu | cuda | cuda:N`: the backend the model runs on.
+std::unique_ptr<runtime::Backend> make_backend(const std::string& device, int threads) {
+  if (device == "cpu") return std::make_unique<runtime::CpuBackend>(threads);
+  if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
+    int index = 0;
+    if (device.size() > 4) {
+      const std::string n = device.substr(5);
+      if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos) {
+        throw UsageError{"bad --device '" + device + "' (cpu, cuda or cuda:N)"};
+      }
+      index = std::stoi(n);
+    }
+#ifdef NEXTLM_HAVE_CUDA
+    return cuda::make_cuda_backend(index);
+#else
+    (void)index;
+    throw Error(ErrorCode::kUnsupported, "--device " + device + ": this nextlm was built without CUDA support");
+#endif
+  }
+  throw UsageError{"unknown --device '" + device + "' (cpu, cuda or cuda:N)"};
+}
+
 }  // namespace
 
 int cmd_logits(int argc, char** argv) {
   Args args(argc, argv,
             {"prompt-file", "force-tokens", "out", "n-gen", "every", "cache-type-k", "cache-type-v", "ubatch",
-             "threads", "ctx"},
+             "threads", "ctx", "device"},
             {"exact", "recurrent"});
   if (args.positionals().size() != 1) throw UsageError{"expected one MODEL path"};
   if (args.has("prompt-file") == args.has("force-tokens")) throw UsageError{"give --prompt-file or --force-tokens"};
@@ -58,9 +84,9 @@ int cmd_logits(int argc, char** argv) {
 
   const std::string model_path = args.positionals()[0];
   auto file = gguf::GgufFile::open(model_path);
-  runtime::CpuBackend backend(threads);
+  const std::unique_ptr<runtime::Backend> backend = make_backend(args.get("device", "cpu"), threads);
   const auto mode = args.has("exact") ? runtime::ComputeMode::kExact : runtime::ComputeMode::kNative;
-  model::Qwen3NextModel model(*file, backend, mode);
+  model::Qwen3NextModel model(*file, *backend, mode);
   const int64_t n_vocab = model.config().n_vocab;
 
   std::vector<int32_t> prompt, forced;

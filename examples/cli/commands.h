@@ -12,5 +12,7 @@ int cmd_bench(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_detokenize(int argc, char** argv);
 int cmd_bench_tokenizer(int argc, char** argv);
+int cmd_render_template(int argc, char** argv);
+int cmd_parse_tools(int argc, char** argv);
 
 }  // namespace nextlm::cli

@@ -32,6 +32,11 @@ const Command kCommands[] = {
     {"tokenize", nextlm::cli::cmd_tokenize, "tokenize MODEL (--cases FILE | --text TEXT [--special] [--json]) [--no-nfc]"},
     {"detokenize", nextlm::cli::cmd_detokenize, "detokenize MODEL --ids 1,2,3 [--skip-special]"},
     {"bench-tokenizer", nextlm::cli::cmd_bench_tokenizer, "bench-tokenizer MODEL [--file F] [--passes N]"},
+    {"render-template", nextlm::cli::cmd_render_template,
+     "render-template (--template FILE.jinja | --model MODEL.gguf [--name NAME]) --conversations FILE.json --out DIR "
+     "[--now 2026-01-02T03:04:05]"},
+    {"parse-tools", nextlm::cli::cmd_parse_tools,
+     "parse-tools --cases FILE.json --out OUT.json [--format qwen3-coder-xml|hermes-json] [--chunk N]"},
 };
 
 void print_usage(std::FILE* out) {
