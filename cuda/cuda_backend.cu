@@ -143,7 +143,10 @@ runtime::Weight CudaBackend::prepare_weight(quant::Type type, const void* file_d
   const size_t src_row = quant::row_bytes(type, cols);
   const size_t total = src_row * static_cast<size_t>(rows * n_mats);
   DeviceBuffer raw(ctx_->device, total);
-  NLM_CUDA_CHECK(cudaMemcpy(raw.data(), file_data, total, cudaMemcpyHostToDevice));
+  // On the backend's (non-blocking) stream, so that later kernels on it are
+  // ordered after the copy; from pageable memory this returns once the bytes
+  // are staged, so file_data need not stay valid for the copy.
+  NLM_CUDA_CHECK(cudaMemcpyAsync(raw.data(), file_data, total, cudaMemcpyHostToDevice, ctx_->stream));
   if (mode == runtime::ComputeMode::kExact && type != quant::Type::F32) {
     // Dequantize once on the device: the exact path then computes in f32.
     DeviceBuffer f(ctx_->device, static_cast<size_t>(cols * rows * n_mats) * sizeof(float));
@@ -162,7 +165,7 @@ runtime::Weight CudaBackend::prepare_weight(quant::Type type, const void* file_d
 
 const float* CudaBackend::prepare_vector(const float* host, size_t n) {
   DeviceBuffer& b = owned_.emplace_back(ctx_->device, n * sizeof(float));
-  if (n) NLM_CUDA_CHECK(cudaMemcpy(b.data(), host, n * sizeof(float), cudaMemcpyHostToDevice));
+  if (n) NLM_CUDA_CHECK(cudaMemcpyAsync(b.data(), host, n * sizeof(float), cudaMemcpyHostToDevice, ctx_->stream));
   return b.as<float>();
 }
 
@@ -179,7 +182,9 @@ void CudaBackend::from_host(const void* host_src, void* dst, size_t bytes) {
   NLM_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream));
 }
 
-void CudaBackend::synchronize() { NLM_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream)); }
+void CudaBackend::synchronize() {
+  NLM_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream));
+}
 
 void CudaBackend::copy(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
@@ -239,14 +244,16 @@ const void* CudaBackend::upload(const void* host, size_t bytes) {
   return d;
 }
 
-int backend_device_count() { return device_count(); }
+int backend_device_count() {
+  return device_count();
+}
 
 std::unique_ptr<runtime::Backend> make_cuda_backend(int device) {
   const int n = device_count();
   if (device < 0 || device >= n) {
-    throw Error(ErrorCode::kInvalidArgument,
-                n == 0 ? fmt::format("no CUDA device available (asked for cuda:{})", device)
-                       : fmt::format("no CUDA device {} ({} found)", device, n));
+    throw Error(ErrorCode::kInvalidArgument, n == 0
+                                                 ? fmt::format("no CUDA device available (asked for cuda:{})", device)
+                                                 : fmt::format("no CUDA device {} ({} found)", device, n));
   }
   return std::make_unique<CudaBackend>(device);
 }

@@ -72,8 +72,7 @@ class CudaBackend final : public runtime::Backend {
                       float* y) override;
   void l2_norm(const float* x, int64_t rows, int64_t n, float eps, float scale, float* y) override;
   void add(const float* a, const float* b, int64_t n, float* y) override;
-  void copy_columns(const float* src, int64_t rows, int64_t src_cols, int64_t col, int64_t n_cols,
-                    float* dst) override;
+  void copy_columns(const float* src, int64_t rows, int64_t src_cols, int64_t col, int64_t n_cols, float* dst) override;
   void rope_neox(float* x, int64_t n_tokens, int n_heads, int head_dim, int n_rot, const int32_t* positions,
                  float freq_base) override;
   void moe(const runtime::MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, float* y) override;

@@ -38,8 +38,12 @@ __device__ __forceinline__ float block_sum(float v) {
 }
 
 // As the CPU backend computes them (cpu::silu, cpu::sigmoid).
-__device__ __forceinline__ float silu(float x) { return x / (1.0f + expf(-x)); }
-__device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+__device__ __forceinline__ float silu(float x) {
+  return x / (1.0f + expf(-x));
+}
+__device__ __forceinline__ float sigmoid(float x) {
+  return 1.0f / (1.0f + expf(-x));
+}
 
 }  // namespace nextlm::cuda::kern
 

@@ -55,7 +55,7 @@ struct MvArgs {
   float* y;
   int64_t y_stride;
   int64_t n_items;
-  int per_group;            // items of one blockIdx.y (1 when mat_ids is set)
+  int per_group;           // items of one blockIdx.y (1 when mat_ids is set)
   const int32_t* mat_ids;  // per item, or null
   int64_t mat0;
 };
@@ -149,8 +149,7 @@ __global__ void get_rows_block_kernel(const uint8_t* w, size_t row_bytes, const 
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
     const int64_t t = i / subs_per_row, s = i % subs_per_row;
-    Decode(w + ids[t] * row_bytes + (s / kSubs) * kBlockBytes, static_cast<int>(s % kSubs),
-           out + i * quant::kSubBlock);
+    Decode(w + ids[t] * row_bytes + (s / kSubs) * kBlockBytes, static_cast<int>(s % kSubs), out + i * quant::kSubBlock);
   }
 }
 
@@ -196,12 +195,12 @@ void CudaBackend::matvec(const runtime::Weight& w, int64_t mat0, const int32_t* 
     return;
   }
   using namespace quant;
-#define NLM_CASE_BLOCK(T, B, QK, DECODE)                                \
-  case Type::T:                                                         \
+#define NLM_CASE_BLOCK(T, B, QK, DECODE)                                    \
+  case Type::T:                                                             \
     mv_block_kernel<sizeof(B), QK, DECODE><<<grid, kMvThreads, 0, st>>>(a); \
     break;
-#define NLM_CASE_PLAIN(T, BYTES, DECODE)                             \
-  case Type::T:                                                      \
+#define NLM_CASE_PLAIN(T, BYTES, DECODE)                            \
+  case Type::T:                                                     \
     mv_plain_kernel<BYTES, DECODE><<<grid, kMvThreads, 0, st>>>(a); \
     break;
   switch (w.type) {
@@ -261,19 +260,19 @@ void CudaBackend::get_rows(const runtime::Weight& w, const int32_t* ids, int64_t
   constexpr int kThreads = 256;
   cudaStream_t st = stream();
   using namespace quant;
-#define NLM_CASE_BLOCK(T, B, QK, DECODE)                                                                          \
-  case Type::T: {                                                                                                 \
-    const int64_t subs = w.cols / kSubBlock, total = subs * n;                                                    \
-    get_rows_block_kernel<sizeof(B), QK, DECODE><<<grid_for(total, kThreads), kThreads, 0, st>>>(base, w.row_bytes, \
-                                                                                                 d_ids, subs, total, out); \
-    break;                                                                                                        \
+#define NLM_CASE_BLOCK(T, B, QK, DECODE)                                                              \
+  case Type::T: {                                                                                     \
+    const int64_t subs = w.cols / kSubBlock, total = subs * n;                                        \
+    get_rows_block_kernel<sizeof(B), QK, DECODE>                                                      \
+        <<<grid_for(total, kThreads), kThreads, 0, st>>>(base, w.row_bytes, d_ids, subs, total, out); \
+    break;                                                                                            \
   }
-#define NLM_CASE_PLAIN(T, BYTES, DECODE)                                                                     \
-  case Type::T: {                                                                                            \
-    const int64_t total = w.cols * n;                                                                        \
-    get_rows_plain_kernel<BYTES, DECODE><<<grid_for(total, kThreads), kThreads, 0, st>>>(base, w.row_bytes, d_ids, \
-                                                                                        w.cols, total, out); \
-    break;                                                                                                   \
+#define NLM_CASE_PLAIN(T, BYTES, DECODE)                                                                \
+  case Type::T: {                                                                                       \
+    const int64_t total = w.cols * n;                                                                   \
+    get_rows_plain_kernel<BYTES, DECODE>                                                                \
+        <<<grid_for(total, kThreads), kThreads, 0, st>>>(base, w.row_bytes, d_ids, w.cols, total, out); \
+    break;                                                                                              \
   }
   switch (w.type) {
     NLM_QUANT_BLOCK_FORMATS(NLM_CASE_BLOCK)

@@ -125,8 +125,8 @@ void check_rows(const char* op, int64_t rows) {
 void CudaBackend::rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y) {
   if (rows <= 0 || n <= 0) return;
   check_rows("rms_norm", rows);
-  norm_kernel<NormKind::kRms><<<static_cast<unsigned>(rows), norm_threads(n), 0, stream()>>>(x, w, nullptr, n, eps,
-                                                                                             1.0f, y);
+  norm_kernel<NormKind::kRms>
+      <<<static_cast<unsigned>(rows), norm_threads(n), 0, stream()>>>(x, w, nullptr, n, eps, 1.0f, y);
   NLM_CUDA_LAUNCH_CHECK();
 }
 
@@ -134,16 +134,16 @@ void CudaBackend::rms_norm_gated(const float* x, const float* w, const float* z,
                                  float* y) {
   if (rows <= 0 || n <= 0) return;
   check_rows("rms_norm_gated", rows);
-  norm_kernel<NormKind::kRmsGated><<<static_cast<unsigned>(rows), norm_threads(n), 0, stream()>>>(x, w, z, n, eps,
-                                                                                                  1.0f, y);
+  norm_kernel<NormKind::kRmsGated>
+      <<<static_cast<unsigned>(rows), norm_threads(n), 0, stream()>>>(x, w, z, n, eps, 1.0f, y);
   NLM_CUDA_LAUNCH_CHECK();
 }
 
 void CudaBackend::l2_norm(const float* x, int64_t rows, int64_t n, float eps, float scale, float* y) {
   if (rows <= 0 || n <= 0) return;
   check_rows("l2_norm", rows);
-  norm_kernel<NormKind::kL2><<<static_cast<unsigned>(rows), norm_threads(n), 0, stream()>>>(x, nullptr, nullptr, n,
-                                                                                            eps, scale, y);
+  norm_kernel<NormKind::kL2>
+      <<<static_cast<unsigned>(rows), norm_threads(n), 0, stream()>>>(x, nullptr, nullptr, n, eps, scale, y);
   NLM_CUDA_LAUNCH_CHECK();
 }
 
@@ -159,8 +159,8 @@ void CudaBackend::mul_sigmoid(const float* x, const float* gate, int64_t n, floa
   NLM_CUDA_LAUNCH_CHECK();
 }
 
-void CudaBackend::rope_neox(float* x, int64_t n_tokens, int n_heads, int head_dim, int n_rot,
-                            const int32_t* positions, float freq_base) {
+void CudaBackend::rope_neox(float* x, int64_t n_tokens, int n_heads, int head_dim, int n_rot, const int32_t* positions,
+                            float freq_base) {
   const int half = n_rot / 2;
   if (n_tokens <= 0 || n_heads <= 0 || half <= 0) return;
   if (n_rot > head_dim) throw Error(ErrorCode::kInvalidArgument, "rope_neox: n_rot exceeds head_dim");
@@ -175,8 +175,8 @@ void CudaBackend::rope_neox(float* x, int64_t n_tokens, int n_heads, int head_di
 void CudaBackend::conv1d_silu(const float* x, int64_t n_tokens, int64_t channels, const float* w, int kernel,
                               float* state, float* y) {
   if (channels <= 0 || kernel <= 0) return;
-  conv1d_silu_kernel<<<grid_for(channels, kThreads), kThreads, 0, stream()>>>(x, n_tokens, channels, w, kernel,
-                                                                             state, y);
+  conv1d_silu_kernel<<<grid_for(channels, kThreads), kThreads, 0, stream()>>>(x, n_tokens, channels, w, kernel, state,
+                                                                              y);
   NLM_CUDA_LAUNCH_CHECK();
 }
 

@@ -95,7 +95,8 @@ std::unique_ptr<runtime::Backend> make_backend(const std::string& device, int th
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  Args args(argc, argv, {"p", "n", "d", "threads", "cache-type-k", "cache-type-v", "ubatch", "seed", "device"}, {"json"});
+  Args args(argc, argv, {"p", "n", "d", "threads", "cache-type-k", "cache-type-v", "ubatch", "seed", "device"},
+            {"json"});
   if (args.positionals().size() != 1) throw UsageError{"expected one MODEL path"};
   const int64_t n_prompt = args.get_int("p", 512), n_gen = args.get_int("n", 128);
   const int64_t ubatch = args.get_int("ubatch", 512);
