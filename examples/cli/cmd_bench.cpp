@@ -15,9 +15,7 @@
 #include "model/qwen3next.h"
 #include "nextlm/error.h"
 #include "runtime/cpu/cpu_backend.h"
-#ifdef NEXTLM_HAVE_CUDA
-#include "cuda/backend_factory.h"
-#endif
+#include "runtime/devices.h"
 #include "util/rng.h"
 
 namespace nextlm::cli {
@@ -70,27 +68,6 @@ std::vector<int64_t> parse_list(const std::string& s) {
 }
 
 
-// `--device cpu | cuda | cuda:N`: the backend the model runs on.
-std::unique_ptr<runtime::Backend> make_backend(const std::string& device, int threads) {
-  if (device == "cpu") return std::make_unique<runtime::CpuBackend>(threads);
-  if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
-    int index = 0;
-    if (device.size() > 4) {
-      const std::string n = device.substr(5);
-      if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos) {
-        throw UsageError{"bad --device '" + device + "' (cpu, cuda or cuda:N)"};
-      }
-      index = std::stoi(n);
-    }
-#ifdef NEXTLM_HAVE_CUDA
-    return cuda::make_cuda_backend(index);
-#else
-    (void)index;
-    throw Error(ErrorCode::kUnsupported, "--device " + device + ": this nextlm was built without CUDA support");
-#endif
-  }
-  throw UsageError{"unknown --device '" + device + "' (cpu, cuda or cuda:N)"};
-}
 
 }  // namespace
 
@@ -111,7 +88,7 @@ int cmd_bench(int argc, char** argv) {
   }
 
   auto file = gguf::GgufFile::open(args.positionals()[0]);
-  const std::unique_ptr<runtime::Backend> backend = make_backend(args.get("device", "cpu"), threads);
+  const std::unique_ptr<runtime::Backend> backend = runtime::make_backend(args.get("device", "cpu"), threads);
   model::Qwen3NextModel model(*file, *backend, runtime::ComputeMode::kNative);
   const auto& c = model.config();
   const uint64_t active = active_bytes_per_token(*file, c);

@@ -51,7 +51,7 @@ int cmd_parse_tools(int argc, char** argv) {
     results.push_back({{"name", c.value("name", "")}, {"result", parser.result().to_json()}});
   }
   std::ofstream out(out_path, std::ios::binary);
-  out << results.dump(1) << "\n";
+  out << results.dump(1, ' ', false, ordered_json::error_handler_t::replace) << "\n";
   if (!out) throw Error(ErrorCode::kIo, "cannot write " + out_path);
   fmt::print(stderr, "{} cases parsed\n", results.size());
   return 0;

@@ -19,9 +19,7 @@
 #include "model/qwen3next.h"
 #include "nextlm/error.h"
 #include "runtime/cpu/cpu_backend.h"
-#ifdef NEXTLM_HAVE_CUDA
-#include "cuda/backend_factory.h"
-#endif
+#include "runtime/devices.h"
 #include "tokenizer/tokenizer.h"
 
 namespace nextlm::cli {
@@ -45,27 +43,6 @@ quant::Type cache_type(const std::string& name) {
 }
 
 
-// `--device cpu | cuda | cuda:N`: the backend the model runs on.
-std::unique_ptr<runtime::Backend> make_backend(const std::string& device, int threads) {
-  if (device == "cpu") return std::make_unique<runtime::CpuBackend>(threads);
-  if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
-    int index = 0;
-    if (device.size() > 4) {
-      const std::string n = device.substr(5);
-      if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos) {
-        throw UsageError{"bad --device '" + device + "' (cpu, cuda or cuda:N)"};
-      }
-      index = std::stoi(n);
-    }
-#ifdef NEXTLM_HAVE_CUDA
-    return cuda::make_cuda_backend(index);
-#else
-    (void)index;
-    throw Error(ErrorCode::kUnsupported, "--device " + device + ": this nextlm was built without CUDA support");
-#endif
-  }
-  throw UsageError{"unknown --device '" + device + "' (cpu, cuda or cuda:N)"};
-}
 
 }  // namespace
 
@@ -84,7 +61,7 @@ int cmd_logits(int argc, char** argv) {
 
   const std::string model_path = args.positionals()[0];
   auto file = gguf::GgufFile::open(model_path);
-  const std::unique_ptr<runtime::Backend> backend = make_backend(args.get("device", "cpu"), threads);
+  const std::unique_ptr<runtime::Backend> backend = runtime::make_backend(args.get("device", "cpu"), threads);
   const auto mode = args.has("exact") ? runtime::ComputeMode::kExact : runtime::ComputeMode::kNative;
   model::Qwen3NextModel model(*file, *backend, mode);
   const int64_t n_vocab = model.config().n_vocab;

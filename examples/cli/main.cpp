@@ -22,10 +22,10 @@ const Command kCommands[] = {
     {"dequant", nextlm::cli::cmd_dequant, "dequant MODEL --rows N --out PREFIX"},
     {"logits", nextlm::cli::cmd_logits,
      "logits MODEL (--prompt-file F | --force-tokens REF.json) --out PREFIX [--n-gen 16] [--every N] [--exact] "
-     "[--cache-type-k T] [--cache-type-v T] [--ubatch N] [--threads N] [--ctx N] [--recurrent]"},
+     "[--cache-type-k T] [--cache-type-v T] [--ubatch N] [--threads N] [--ctx N] [--recurrent] [--device D]"},
     {"bench", nextlm::cli::cmd_bench,
      "bench MODEL [-p 512] [-n 128] [-d 0,4096] [--threads N] [--cache-type-k T] [--cache-type-v T] [--ubatch N] "
-     "[--json]"},
+     "[--device cpu|cuda[:N]] [--json]"},
     {"synth", nextlm::cli::cmd_synth,
      "synth (--preset tiny|bench-cpu|reap-40b | --shape KEY=VAL,...) [--types MIX] --out FILE.gguf "
      "[--seed N] [--vocab VOCAB.gguf] [--threads N]"},

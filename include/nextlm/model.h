@@ -19,7 +19,7 @@ struct ModelImpl;
 }
 
 struct ModelParams {
-  std::string device = "cpu";  // "cpu" (CUDA devices arrive with the CUDA backend)
+  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N" (builds with the CUDA backend)
   int n_threads = 0;           // 0: one per hardware thread
   bool use_mmap = true;        // map the file (weights paged in lazily) or read it into memory
   bool exact = false;          // dequantize every weight to f32 at load (testing; much more memory)

@@ -7,7 +7,7 @@
 #include "nextlm/error.h"
 #include "nextlm/model.h"
 #include "quant/quantize.h"
-#include "runtime/cpu/cpu_backend.h"
+#include "runtime/devices.h"
 #include "session/model_impl.h"
 
 namespace nextlm {
@@ -48,15 +48,12 @@ Model::Model(std::unique_ptr<detail::ModelImpl> impl) : impl_(std::move(impl)) {
 Model::~Model() = default;
 
 std::shared_ptr<Model> Model::load(const std::string& path, const ModelParams& params) {
-  if (params.device != "cpu") {
-    throw Error(ErrorCode::kUnsupported, fmt::format("device '{}' is not available (only cpu)", params.device));
-  }
   auto impl = std::make_unique<detail::ModelImpl>();
   impl->path = path;
   impl->file = gguf::GgufFile::open(path, {.use_mmap = params.use_mmap});
   const int threads = params.n_threads > 0 ? params.n_threads
                                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  impl->backend = std::make_unique<runtime::CpuBackend>(threads);
+  impl->backend = runtime::make_backend(params.device, threads);
   impl->tokenizer.emplace(tokenizer::Tokenizer::from_gguf(*impl->file));
   impl->model = std::make_unique<model::Qwen3NextModel>(
       *impl->file, *impl->backend, params.exact ? runtime::ComputeMode::kExact : runtime::ComputeMode::kNative,
