@@ -147,6 +147,39 @@ nlm_generate_params nlm_generate_default_params(void);
 nlm_status nlm_session_generate(nlm_session* session, const nlm_generate_params* params, nlm_generate_result* result);
 /* Any thread, any time: the current (or next) generate call stops soon. */
 void nlm_session_cancel(nlm_session* session);
+/* ---- chat ---- */
+
+/* Renders a conversation with the model's chat template into buf
+ * (NUL-terminated). messages_json: an OpenAI-style JSON array of messages;
+ * tools_json: a JSON array of tools, or NULL. *needed: length without NUL. */
+nlm_status nlm_chat_apply_template(nlm_model* model, const char* messages_json, const char* tools_json,
+                                   bool add_generation_prompt, char* buf, size_t buf_size, size_t* needed);
+
+typedef struct nlm_chat_result {
+  nlm_stop_reason stop_reason;
+  const char* finish_reason;     /* "stop", "length", "tool_calls", "cancelled" */
+  const char* content;           /* text outside tool calls */
+  const char* reasoning_content; /* a leading think block, or NULL */
+  size_t n_tool_calls;           /* read them with nlm_session_tool_call */
+  int64_t prompt_tokens;
+  int64_t cached_tokens; /* of the prompt, reused from the session */
+  int64_t generated_tokens;
+} nlm_chat_result;
+
+typedef struct nlm_tool_call {
+  const char* id;
+  const char* name;
+  const char* arguments_json; /* a JSON object */
+} nlm_tool_call;
+
+/* Runs one chat turn: the whole conversation goes in (the session reuses the
+ * prefix it holds), the reply comes back parsed. params->on_text receives
+ * content deltas. All strings in *result (and from nlm_session_tool_call)
+ * are owned by the session and valid until its next chat call or its free. */
+nlm_status nlm_session_chat(nlm_session* session, const char* messages_json, const char* tools_json,
+                            const nlm_generate_params* params, nlm_chat_result* result);
+nlm_status nlm_session_tool_call(nlm_session* session, size_t index, nlm_tool_call* out);
+
 /* Keeps the first n tokens of the context. */
 nlm_status nlm_session_rewind(nlm_session* session, int64_t n);
 int64_t nlm_session_n_tokens(const nlm_session* session);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "nextlm/chat.h"
 #include "nextlm/error.h"
 #include "nextlm/model.h"
 #include "nextlm/session.h"
@@ -22,6 +23,7 @@ struct nlm_session {
   std::unique_ptr<nextlm::Session> session;
   std::string error;
   std::string text;  // last generated text, returned through nlm_generate_result
+  nextlm::ChatResult chat;  // last chat turn, whose strings nlm_chat_result points into
 };
 
 namespace {
@@ -195,6 +197,28 @@ nlm_status nlm_session_append_text(nlm_session* session, const char* text, bool 
   return guarded(session->error, [&] { fill(result, session->session->append_text(text, parse_special)); });
 }
 
+static nextlm::GenerateOptions generate_options(const nlm_generate_params& p) {
+  nextlm::GenerateOptions o;
+  o.max_tokens = p.max_tokens;
+  o.sampling.temperature = p.temperature;
+  o.sampling.top_k = p.top_k;
+  o.sampling.top_p = p.top_p;
+  o.sampling.min_p = p.min_p;
+  o.sampling.repeat_penalty = p.repeat_penalty;
+  o.sampling.presence_penalty = p.presence_penalty;
+  o.sampling.frequency_penalty = p.frequency_penalty;
+  o.sampling.seed = p.seed;
+  o.ignore_eos = p.ignore_eos;
+  for (size_t i = 0; i < p.n_stop; ++i) {
+    if (!p.stop[i]) throw nextlm::Error(nextlm::ErrorCode::kInvalidArgument, "a stop string is NULL");
+    o.stop.emplace_back(p.stop[i]);
+  }
+  if (p.on_text) {
+    o.on_text = [cb = p.on_text, ud = p.user_data](std::string_view piece) { return cb(piece.data(), piece.size(), ud); };
+  }
+  return o;
+}
+
 nlm_generate_params nlm_generate_default_params(void) {
   const nextlm::GenerateOptions g;
   const nextlm::SamplingParams& s = g.sampling;
@@ -207,24 +231,7 @@ nlm_status nlm_session_generate(nlm_session* session, const nlm_generate_params*
   const nlm_generate_params p = params ? *params : nlm_generate_default_params();
   NLM_REQUIRE(p.stop || p.n_stop == 0, session->error, "nlm_session_generate: stop is NULL");
   return guarded(session->error, [&] {
-    nextlm::GenerateOptions o;
-    o.max_tokens = p.max_tokens;
-    o.sampling.temperature = p.temperature;
-    o.sampling.top_k = p.top_k;
-    o.sampling.top_p = p.top_p;
-    o.sampling.min_p = p.min_p;
-    o.sampling.repeat_penalty = p.repeat_penalty;
-    o.sampling.presence_penalty = p.presence_penalty;
-    o.sampling.frequency_penalty = p.frequency_penalty;
-    o.sampling.seed = p.seed;
-    o.ignore_eos = p.ignore_eos;
-    for (size_t i = 0; i < p.n_stop; ++i) {
-      if (!p.stop[i]) throw nextlm::Error(nextlm::ErrorCode::kInvalidArgument, "a stop string is NULL");
-      o.stop.emplace_back(p.stop[i]);
-    }
-    if (p.on_text) {
-      o.on_text = [cb = p.on_text, ud = p.user_data](std::string_view piece) { return cb(piece.data(), piece.size(), ud); };
-    }
+    const nextlm::GenerateOptions o = generate_options(p);
     nextlm::GenerateResult r = session->session->generate(o);
     session->text = std::move(r.text);
     if (result) {
@@ -232,6 +239,47 @@ nlm_status nlm_session_generate(nlm_session* session, const nlm_generate_params*
                                     session->text.c_str()};
     }
   });
+}
+
+nlm_status nlm_chat_apply_template(nlm_model* model, const char* messages_json, const char* tools_json,
+                                   bool add_generation_prompt, char* buf, size_t buf_size, size_t* needed) {
+  if (!model) return NLM_ERR_INVALID_ARGUMENT;
+  NLM_REQUIRE(messages_json, model->error, "nlm_chat_apply_template: messages_json is NULL");
+  std::string text;
+  nlm_status st = guarded(model->error, [&] {
+    text = nextlm::apply_chat_template(*model->model, messages_json, tools_json ? tools_json : "", add_generation_prompt);
+  });
+  return st == NLM_OK ? copy_out(text, buf, buf_size, needed, model->error) : st;
+}
+
+nlm_status nlm_session_chat(nlm_session* session, const char* messages_json, const char* tools_json,
+                            const nlm_generate_params* params, nlm_chat_result* result) {
+  if (!session) return NLM_ERR_INVALID_ARGUMENT;
+  NLM_REQUIRE(messages_json, session->error, "nlm_session_chat: messages_json is NULL");
+  const nlm_generate_params p = params ? *params : nlm_generate_default_params();
+  NLM_REQUIRE(p.stop || p.n_stop == 0, session->error, "nlm_session_chat: stop is NULL");
+  return guarded(session->error, [&] {
+    nextlm::ChatOptions o;
+    o.generate = generate_options(p);
+    o.tools_json = tools_json ? tools_json : "";
+    session->chat = nextlm::chat_completion(*session->session, messages_json, o);
+    const nextlm::ChatResult& c = session->chat;
+    if (result) {
+      *result = nlm_chat_result{static_cast<nlm_stop_reason>(c.generation.stop_reason), c.finish_reason.c_str(),
+                                c.content.c_str(), c.reasoning_content ? c.reasoning_content->c_str() : nullptr,
+                                c.tool_calls.size(), c.prompt.prompt_tokens, c.prompt.cached_tokens,
+                                c.generation.generated_tokens};
+    }
+  });
+}
+
+nlm_status nlm_session_tool_call(nlm_session* session, size_t index, nlm_tool_call* out) {
+  if (!session) return NLM_ERR_INVALID_ARGUMENT;
+  NLM_REQUIRE(out, session->error, "nlm_session_tool_call: out is NULL");
+  NLM_REQUIRE(index < session->chat.tool_calls.size(), session->error, "nlm_session_tool_call: index out of range");
+  const nextlm::ChatToolCall& t = session->chat.tool_calls[index];
+  *out = nlm_tool_call{t.id.c_str(), t.name.c_str(), t.arguments_json.c_str()};
+  return NLM_OK;
 }
 
 void nlm_session_cancel(nlm_session* session) {

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   CHECK(strlen(nlm_model_error(model)) > 0);
 
   nlm_session_params sp = nlm_session_default_params();
-  sp.n_ctx = 256;
+  sp.n_ctx = 2048;
   sp.cache_type_k = "q8_0";
   sp.cache_type_v = "q4_0";
   nlm_session* s = NULL;
@@ -139,6 +139,24 @@ int main(int argc, char** argv) {
   CHECK(nlm_session_n_tokens(s) == (int64_t)n);
   CHECK(nlm_session_rewind(s, 100000) == NLM_ERR_INVALID_ARGUMENT);
   CHECK(nlm_session_load_file(s, "/nonexistent/state.bin") == NLM_ERR_IO);
+
+  /* Chat: template rendering and one turn. */
+  const char* msgs = "[{\"role\": \"user\", \"content\": \"Hi\"}]";
+  const char* tools = "[{\"type\": \"function\", \"function\": {\"name\": \"calc\", \"parameters\": "
+                      "{\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"integer\"}}}}}]";
+  char rendered[8192];
+  CHECK(nlm_chat_apply_template(NULL, msgs, NULL, true, rendered, sizeof rendered, &needed) == NLM_ERR_INVALID_ARGUMENT);
+  nlm_chat_result cr;
+  gp.max_tokens = 6;
+  gp.user_data = &st;
+  st.stop_after = 0;
+  if (nlm_session_chat(s, msgs, tools, &gp, &cr) != NLM_OK) fprintf(stderr, "chat: %s\n", nlm_session_error(s));
+  CHECK(nlm_session_error(s)[0] == 0);
+  CHECK(cr.prompt_tokens > 20 && cr.generated_tokens <= 6 && cr.finish_reason != NULL && cr.content != NULL);
+  nlm_tool_call tc;
+  CHECK(nlm_session_tool_call(s, cr.n_tool_calls, &tc) == NLM_ERR_INVALID_ARGUMENT);
+  CHECK(nlm_session_chat(s, "[{\"role\": 1}]", NULL, &gp, &cr) == NLM_ERR_INVALID_ARGUMENT);
+  CHECK(nlm_session_chat(s, "not json", NULL, &gp, &cr) == NLM_ERR_INVALID_ARGUMENT);
 
   nlm_session_free(s);
   nlm_session_free(NULL);
