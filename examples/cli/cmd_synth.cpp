@@ -31,7 +31,7 @@ auto as_usage(F&& f) {
 }  // namespace
 
 int cmd_synth(int argc, char** argv) {
-  Args args(argc, argv, {"preset", "shape", "types", "out", "seed", "vocab", "threads"}, {});
+  Args args(argc, argv, {"preset", "shape", "types", "out", "seed", "vocab", "threads"}, {"header-only"});
   if (!args.positionals().empty()) throw UsageError{"unexpected argument '" + args.positionals()[0] + "'"};
   if (!args.has("preset") && !args.has("shape")) throw UsageError{"give --preset or --shape"};
   const std::string out_path = args.require("out");
@@ -47,6 +47,7 @@ int cmd_synth(int argc, char** argv) {
   opts.mix = as_usage([&] { return synth::parse_type_mix(args.get("types", "iq3_m")); });
   opts.seed = static_cast<uint64_t>(seed);
   opts.threads = static_cast<int>(threads);
+  opts.header_only = args.has("header-only");
   opts.name = fmt::format("synth-qwen3next-{}{}-{}-seed{}", preset, args.has("shape") ? "-custom" : "",
                           opts.mix.name, seed);
 
@@ -81,6 +82,7 @@ int cmd_synth(int argc, char** argv) {
     gguf::FileSink sink(tmp_path);
     res = synth::write_synth_model(opts, sink);
     sink.close();
+    if (opts.header_only) std::filesystem::resize_file(tmp_path, res.bytes);  // sparse: no data written
     std::filesystem::rename(tmp_path, out_path);
   } catch (...) {
     std::error_code ec;

@@ -9,6 +9,7 @@ int cmd_dequant(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_plan(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_detokenize(int argc, char** argv);
 int cmd_bench_tokenizer(int argc, char** argv);

@@ -26,9 +26,12 @@ const Command kCommands[] = {
     {"bench", nextlm::cli::cmd_bench,
      "bench MODEL [-p 512] [-n 128] [-d 0,4096] [--threads N] [--cache-type-k T] [--cache-type-v T] [--ubatch N] "
      "[--device cpu|cuda[:N]] [--json]"},
+    {"plan", nextlm::cli::cmd_plan,
+     "plan MODEL [--ctx N] [--cache-type-k T] [--cache-type-v T] [--devices cuda:0,cuda:1] [--device-memory 12G,12G] "
+     "[--split layer|tensor] [--tensor-split 1,1] [--cpu-moe N] [--ubatch N] [--sequences N]"},
     {"synth", nextlm::cli::cmd_synth,
      "synth (--preset tiny|bench-cpu|reap-40b | --shape KEY=VAL,...) [--types MIX] --out FILE.gguf "
-     "[--seed N] [--vocab VOCAB.gguf] [--threads N]"},
+     "[--seed N] [--vocab VOCAB.gguf] [--threads N] [--header-only]"},
     {"tokenize", nextlm::cli::cmd_tokenize, "tokenize MODEL (--cases FILE | --text TEXT [--special] [--json]) [--no-nfc]"},
     {"detokenize", nextlm::cli::cmd_detokenize, "detokenize MODEL --ids 1,2,3 [--skip-special]"},
     {"bench-tokenizer", nextlm::cli::cmd_bench_tokenizer, "bench-tokenizer MODEL [--file F] [--passes N]"},

@@ -192,6 +192,7 @@ SynthResult write_synth_model(const SynthOptions& opts, gguf::ByteSink& out) {
   CountingSink sink(out);
   w.write_header(sink);
   const uint64_t total = sink.bytes + data_bytes;
+  if (opts.header_only) return {plan.size(), total, n_vocab};
 
   int threads = opts.threads > 0 ? opts.threads : static_cast<int>(std::thread::hardware_concurrency());
   threads = std::clamp(threads, 1, 8);

@@ -48,6 +48,9 @@ struct SynthOptions {
   std::string name;  // general.name
   uint64_t seed = 1;
   int threads = 0;   // data generators; 0 = hardware concurrency (max 8). Never changes the bytes.
+  // Write only the header; the caller extends the file to `bytes` (sparse,
+  // all-zero weights: valid blocks, for planning and loader tests of real sizes).
+  bool header_only = false;
   // Called now and then with (bytes written, bytes in total).
   std::function<void(uint64_t, uint64_t)> progress;
 };

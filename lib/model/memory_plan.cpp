@@ -1,0 +1,167 @@
+#include "model/memory_plan.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "nextlm/error.h"
+
+namespace nextlm::model {
+
+namespace {
+
+using runtime::DeviceKind;
+
+// Layer index of "blk.N.*", or -1 for the global tensors.
+int layer_of(const std::string& name) {
+  int layer = -1;
+  if (std::sscanf(name.c_str(), "blk.%d.", &layer) != 1) return -1;
+  return layer;
+}
+
+bool is_routed_expert(const std::string& name) { return name.find("_exps.") != std::string::npos; }
+// Tensors a tensor split divides among devices (the rest is replicated).
+bool is_divisible(const std::string& name) {
+  for (const char* s : {"attn_q.", "attn_k.", "attn_v.", "attn_output.", "attn_qkv.", "attn_gate.", "ssm_in.",
+                        "ssm_out.", "ssm_ba.", "_exps.", "_shexp.weight", "output.weight"}) {
+    if (name.find(s) != std::string::npos && name.find("gate_inp") == std::string::npos) return true;
+  }
+  return false;
+}
+
+// Activations of one ubatch plus, on GPUs, the dequantization tile of the
+// prefill GEMM and the CUDA context with cuBLAS handles.
+uint64_t workspace_bytes(const Qwen3NextConfig& c, DeviceKind kind, int64_t n_batch) {
+  const int64_t wide = std::max<int64_t>({c.conv_dim(), 2 * int64_t{c.n_head} * c.head_dim, c.n_embd});
+  const uint64_t act = static_cast<uint64_t>(n_batch) * (3 * c.n_embd + 6 * wide) * 4 +
+                       static_cast<uint64_t>(c.n_vocab) * 4 * 8;
+  return act + (kind == DeviceKind::kCuda ? (128ull + 512ull) << 20 : 0);
+}
+
+}  // namespace
+
+bool MemoryPlan::fits() const {
+  return std::all_of(devices.begin(), devices.end(), [](const DeviceUsage& d) { return d.fits(); });
+}
+
+uint64_t MemoryPlan::shortfall() const {
+  uint64_t s = 0;
+  for (const DeviceUsage& d : devices) {
+    if (!d.fits()) s = std::max(s, d.total() - d.device.memory_bytes);
+  }
+  return s;
+}
+
+std::string MemoryPlan::table() const {
+  using runtime::format_bytes;
+  std::string out = fmt::format("{:<8} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}  {}\n", "device", "memory",
+                                "weights", "kv cache", "recurrent", "workspace", "total", "free", "layers");
+  for (const DeviceUsage& d : devices) {
+    const std::string mem = d.device.memory_bytes ? format_bytes(d.device.memory_bytes) : "-";
+    const std::string free = !d.device.memory_bytes   ? "-"
+                             : d.fits()               ? format_bytes(d.device.memory_bytes - d.total())
+                                                      : fmt::format("-{}", format_bytes(d.total() - d.device.memory_bytes));
+    const std::string layers = d.first_layer < 0 ? (topology.split == runtime::SplitMode::kTensor ? "all (shared)" : "-")
+                                                 : fmt::format("{}-{}", d.first_layer, d.last_layer);
+    out += fmt::format("{:<8} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}  {}\n", d.device.name(), mem,
+                       format_bytes(d.weights), format_bytes(d.kv_cache), format_bytes(d.recurrent),
+                       format_bytes(d.workspace), format_bytes(d.total()), free, layers);
+  }
+  if (cpu_expert_bytes) {
+    out += fmt::format("host     routed experts of the first {} layers: {}\n", topology.cpu_moe_layers,
+                       format_bytes(cpu_expert_bytes));
+  }
+  out += fmt::format("model tensors {} ({:.2f} GB), KV cache {} ({:.2f} GB)\n", format_bytes(model_bytes),
+                     model_bytes / 1e9, format_bytes(kv_cache_bytes), kv_cache_bytes / 1e9);
+  out += fits() ? "fits\n" : fmt::format("does not fit: {} more needed on the fullest device\n", format_bytes(shortfall()));
+  return out;
+}
+
+MemoryPlan plan_memory(const gguf::GgufFile& file, const Qwen3NextConfig& c, const runtime::Topology& topo,
+                       const PlanRequest& req) {
+  if (topo.devices.empty()) throw Error(ErrorCode::kInvalidArgument, "plan: no devices");
+  if (req.n_ctx <= 0 || req.n_batch <= 0 || req.n_sequences <= 0) {
+    throw Error(ErrorCode::kInvalidArgument, "plan: context, batch and sequence counts must be positive");
+  }
+  MemoryPlan plan;
+  plan.topology = topo;
+  const size_t nd = topo.devices.size();
+  for (const auto& d : topo.devices) plan.devices.push_back({d});
+  const std::vector<double> share = topo.shares();
+
+  // Per-layer costs: weights (without CPU-offloaded experts), KV cache, recurrent state.
+  const uint64_t kv_row = quant::row_bytes(req.cache_k, c.head_dim) + quant::row_bytes(req.cache_v, c.head_dim);
+  const uint64_t kv_layer = static_cast<uint64_t>(req.n_ctx) * req.n_sequences * c.n_head_kv * kv_row;
+  const uint64_t rec_layer = static_cast<uint64_t>(req.n_sequences) * 4 *
+                             (static_cast<uint64_t>(c.conv_kernel - 1) * c.conv_dim() +
+                              static_cast<uint64_t>(c.ssm_dt_rank) * c.ssm_d_state * c.ssm_d_state);
+  std::vector<uint64_t> layer_w(c.n_layer, 0), layer_div(c.n_layer, 0);
+  uint64_t global_first = 0, global_last = 0, global_div = 0;
+  for (const auto& t : file.tensors()) {
+    plan.model_bytes += t.n_bytes;
+    const int l = layer_of(t.name);
+    if (l >= c.n_layer) throw Error(ErrorCode::kCorruptFile, fmt::format("plan: tensor '{}' beyond block_count", t.name));
+    if (l >= 0 && is_routed_expert(t.name) && l < topo.cpu_moe_layers) {
+      plan.cpu_expert_bytes += t.n_bytes;
+      continue;
+    }
+    if (l >= 0) {
+      layer_w[l] += t.n_bytes;
+      if (is_divisible(t.name)) layer_div[l] += t.n_bytes;
+    } else if (t.name == "token_embd.weight") {
+      global_first += t.n_bytes;
+    } else {
+      global_last += t.n_bytes;
+      if (is_divisible(t.name)) global_div += t.n_bytes;
+    }
+  }
+  uint64_t rec_total = 0;
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    if (c.recurrent[l]) rec_total += rec_layer;
+    else plan.kv_cache_bytes += kv_layer;
+  }
+
+  if (topo.split == runtime::SplitMode::kLayer) {
+    // Contiguous layers; each device's share of the total cost, in order.
+    auto cost = [&](int64_t l) { return layer_w[l] + (c.recurrent[l] ? rec_layer : kv_layer); };
+    uint64_t total = 0;
+    for (int64_t l = 0; l < c.n_layer; ++l) total += cost(l);
+    int64_t l = 0;
+    double target = 0;
+    for (size_t d = 0; d < nd; ++d) {
+      target += share[d] * static_cast<double>(total);
+      DeviceUsage& u = plan.devices[d];
+      uint64_t done = 0;
+      for (size_t k = 0; k < d; ++k) done += plan.devices[k].weights + plan.devices[k].kv_cache + plan.devices[k].recurrent;
+      const int64_t remaining_devices = static_cast<int64_t>(nd - d - 1);
+      while (l < c.n_layer - remaining_devices &&
+             (d + 1 == nd || u.first_layer < 0 || static_cast<double>(done + cost(l)) <= target + cost(l) / 2.0)) {
+        if (u.first_layer < 0) u.first_layer = static_cast<int>(l);
+        u.last_layer = static_cast<int>(l);
+        u.weights += layer_w[l];
+        (c.recurrent[l] ? u.recurrent : u.kv_cache) += cost(l) - layer_w[l];
+        done += cost(l);
+        ++l;
+      }
+    }
+    plan.devices.front().weights += global_first;
+    plan.devices.back().weights += global_last;
+  } else {
+    // Heads and expert sets divided by the shares, the rest replicated.
+    for (size_t d = 0; d < nd; ++d) {
+      DeviceUsage& u = plan.devices[d];
+      for (int64_t l = 0; l < c.n_layer; ++l) {
+        u.weights += (layer_w[l] - layer_div[l]) + static_cast<uint64_t>(share[d] * layer_div[l]);
+      }
+      u.weights += (global_last - global_div) + static_cast<uint64_t>(share[d] * global_div);
+      u.kv_cache = static_cast<uint64_t>(share[d] * plan.kv_cache_bytes);
+      u.recurrent = static_cast<uint64_t>(share[d] * rec_total);
+    }
+    plan.devices.front().weights += global_first;
+  }
+  for (DeviceUsage& u : plan.devices) u.workspace = workspace_bytes(c, u.device.kind, req.n_batch);
+  return plan;
+}
+
+}  // namespace nextlm::model
