@@ -101,6 +101,16 @@ logits_ubatch)
     --out "$out/recurrent" >/dev/null
   "$py" "$fixtures/../tools/compare_logits.py" "$out/recurrent.json" "$out/ub512.json" --tol exact || fail "recurrent"
   ;;
+logits_layer_split)
+  # Layers split over virtual CPU devices: the same logits as one device.
+  need_fixtures
+  ref=$fixtures/refs/tiny-qwen3next-legacy-q4_k_m.p2.exact.json
+  for d in cpu:0,cpu:1 cpu:0,cpu:1,cpu:2; do
+    "$nextlm" logits "$fixtures/models/tiny-qwen3next-legacy-q4_k_m.gguf" --force-tokens "$ref" --exact \
+      --devices $d --out "$out/split" >/dev/null
+    "$py" "$fixtures/../tools/compare_logits.py" "$out/split.json" "$ref" --tol exact || fail "split $d"
+  done
+  ;;
 logits_greedy)
   # Free-running: our tokenizer on the prompt text, greedy generation.
   need_fixtures

@@ -5,10 +5,12 @@
 
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "fixtures.h"
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
+#include "model/placement.h"
 #include "model/qwen3next.h"
 #include "nextlm/error.h"
 #include "runtime/cpu/cpu_backend.h"
@@ -111,4 +113,28 @@ TEST_CASE("model: a missing or misshapen tensor is an error naming it", "[model]
       }
     }
   }
+}
+
+TEST_CASE("model: a layer split over 2 and 3 virtual CPU devices gives the unsplit logits", "[model][fixtures]") {
+  auto f = gguf::GgufFile::open(test::fixture("models/tiny-qwen3next-iq3_m.gguf"));
+  const auto toks = prompt_tokens();
+  runtime::CpuBackend one(2);
+  model::Qwen3NextModel whole(*f, one, runtime::ComputeMode::kNative);
+  const auto expect = run_alone(whole, toks);
+  for (const char* devices : {"cpu:0,cpu:1", "cpu:0,cpu:1,cpu:2"}) {
+    INFO(devices);
+    model::PlacedModel placed = model::load_placed(*f, runtime::Topology::parse(devices, "layer", ""), 2,
+                                                   runtime::ComputeMode::kNative, {});
+    const auto& ld = placed.model->layer_device();
+    CHECK(std::set<int>(ld.begin(), ld.end()).size() == placed.backends.size());  // every device holds layers
+    CHECK(std::is_sorted(ld.begin(), ld.end()));                                   // contiguous ranges
+    const auto got = run_alone(*placed.model, toks);
+    for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == expect[i]);  // same ops, same order: identical
+  }
+  CHECK_THROWS_AS(model::load_placed(*f, runtime::Topology::parse("cpu:0,cpu:1", "tensor", ""), 2,
+                                     runtime::ComputeMode::kNative, {}),
+                  Error);
+  CHECK_THROWS_AS(model::load_placed(*f, runtime::Topology::parse("cpu:0", "layer", "", "1M"), 2,
+                                     runtime::ComputeMode::kNative, {}),
+                  Error);  // does not fit: refused before loading
 }

@@ -19,6 +19,7 @@
 #include "model/qwen3next.h"
 #include "nextlm/error.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "model/placement.h"
 #include "runtime/devices.h"
 #include "tokenizer/tokenizer.h"
 
@@ -49,7 +50,7 @@ quant::Type cache_type(const std::string& name) {
 int cmd_logits(int argc, char** argv) {
   Args args(argc, argv,
             {"prompt-file", "force-tokens", "out", "n-gen", "every", "cache-type-k", "cache-type-v", "ubatch",
-             "threads", "ctx", "device"},
+             "threads", "ctx", "device", "devices", "split", "tensor-split", "cpu-moe"},
             {"exact", "recurrent"});
   if (args.positionals().size() != 1) throw UsageError{"expected one MODEL path"};
   if (args.has("prompt-file") == args.has("force-tokens")) throw UsageError{"give --prompt-file or --force-tokens"};
@@ -61,9 +62,17 @@ int cmd_logits(int argc, char** argv) {
 
   const std::string model_path = args.positionals()[0];
   auto file = gguf::GgufFile::open(model_path);
-  const std::unique_ptr<runtime::Backend> backend = runtime::make_backend(args.get("device", "cpu"), threads);
   const auto mode = args.has("exact") ? runtime::ComputeMode::kExact : runtime::ComputeMode::kNative;
-  model::Qwen3NextModel model(*file, *backend, mode);
+  // --device D is the one-device form of --devices D,...
+  if (args.has("device") && args.has("devices")) throw UsageError{"give --device or --devices, not both"};
+  const runtime::Topology topo =
+      runtime::Topology::parse(args.get("devices", args.get("device", "cpu")), args.get("split", "layer"),
+                               args.get("tensor-split", ""), "", static_cast<int>(args.get_int("cpu-moe", 0)));
+  model::PlanRequest sizing;
+  sizing.n_ctx = args.get_int("ctx", 4096);
+  sizing.n_batch = ubatch;
+  model::PlacedModel placed = model::load_placed(*file, topo, threads, mode, sizing);
+  model::Qwen3NextModel& model = *placed.model;
   const int64_t n_vocab = model.config().n_vocab;
 
   std::vector<int32_t> prompt, forced;

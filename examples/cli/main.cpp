@@ -22,7 +22,7 @@ const Command kCommands[] = {
     {"dequant", nextlm::cli::cmd_dequant, "dequant MODEL --rows N --out PREFIX"},
     {"logits", nextlm::cli::cmd_logits,
      "logits MODEL (--prompt-file F | --force-tokens REF.json) --out PREFIX [--n-gen 16] [--every N] [--exact] "
-     "[--cache-type-k T] [--cache-type-v T] [--ubatch N] [--threads N] [--ctx N] [--recurrent] [--device D]"},
+     "[--cache-type-k T] [--cache-type-v T] [--ubatch N] [--threads N] [--ctx N] [--recurrent] [--device D | --devices cpu:0,cpu:1|cuda:0,... [--split layer] [--tensor-split 1,1]]"},
     {"bench", nextlm::cli::cmd_bench,
      "bench MODEL [-p 512] [-n 128] [-d 0,4096] [--threads N] [--cache-type-k T] [--cache-type-v T] [--ubatch N] "
      "[--device cpu|cuda[:N]] [--json]"},

@@ -20,6 +20,15 @@ struct ModelImpl;
 
 struct ModelParams {
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N" (builds with the CUDA backend)
+  // Several devices (overrides `device`): "cuda:0,cuda:1", "cpu:0,cpu:1" (virtual
+  // CPU devices); layers are split over them by `tensor_split` ratios ("1,1";
+  // empty: by memory, else equally). split "tensor" and cpu_moe > 0 are planned
+  // (see Model::estimate_memory / `nextlm plan`) but not implemented yet.
+  std::string devices;
+  std::string split = "layer";
+  std::string tensor_split;
+  int cpu_moe = 0;
+  int64_t n_ctx_hint = 4096;  // context the placement is sized for
   int n_threads = 0;           // 0: one per hardware thread
   bool use_mmap = true;        // map the file (weights paged in lazily) or read it into memory
   bool exact = false;          // dequantize every weight to f32 at load (testing; much more memory)

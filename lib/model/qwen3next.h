@@ -29,9 +29,14 @@ class Qwen3NextModel {
   // The file must outlive the model (weights stay in its mapping).
   Qwen3NextModel(const gguf::GgufFile& file, runtime::Backend& backend, runtime::ComputeMode mode,
                  const std::function<bool(float)>& progress = {});
+  // Layer split: layer l runs on backends[layer_device[l]]; activations are
+  // handed from device to device between layers.
+  Qwen3NextModel(const gguf::GgufFile& file, std::vector<runtime::Backend*> backends, std::vector<int> layer_device,
+                 runtime::ComputeMode mode, const std::function<bool(float)>& progress = {});
 
   const Qwen3NextConfig& config() const { return config_; }
-  runtime::Backend& backend() { return backend_; }
+  runtime::Backend& backend() { return *backends_.front(); }
+  const std::vector<int>& layer_device() const { return layer_device_; }
 
   std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx, CacheTypes types) const;
 
@@ -42,10 +47,14 @@ class Qwen3NextModel {
 
  private:
   struct Scratch;
-  void deltanet_layer(int64_t il, std::span<const SequenceInput> inputs, Scratch& s, bool prefer_chunked);
-  void attention_layer(int64_t il, std::span<const SequenceInput> inputs, Scratch& s);
+  struct Buffers;
+  void deltanet_layer(int64_t il, std::span<const SequenceInput> inputs, Scratch& s, Buffers& b, bool prefer_chunked);
+  void attention_layer(int64_t il, std::span<const SequenceInput> inputs, Scratch& s, Buffers& b);
+  runtime::Backend& dev(int64_t layer) const { return *backends_[layer_device_[layer]]; }
 
-  runtime::Backend& backend_;
+  std::vector<runtime::Backend*> backends_;
+  std::vector<int> layer_device_;
+  std::vector<runtime::Backend*> layer_backends_;  // backends_[layer_device_[l]]
   Qwen3NextConfig config_;
   Qwen3NextWeights weights_;
 };

@@ -9,8 +9,12 @@
 
 namespace nextlm::model {
 
-SequenceState::SequenceState(const Qwen3NextConfig& c, runtime::Backend& b, int64_t n_ctx, CacheTypes types)
+SequenceState::SequenceState(const Qwen3NextConfig& c, std::span<runtime::Backend* const> layer_backends,
+                             int64_t n_ctx, CacheTypes types)
     : types_(types), n_ctx_(n_ctx) {
+  if (static_cast<int64_t>(layer_backends.size()) != c.n_layer) {
+    throw Error(ErrorCode::kInternal, "sequence state: one backend per layer expected");
+  }
   for (quant::Type t : {types.k, types.v}) {
     const quant::TypeInfo& ti = quant::type_info(t);
     if (!quant::can_quantize(t) || c.head_dim % ti.block_size) {
@@ -25,6 +29,8 @@ SequenceState::SequenceState(const Qwen3NextConfig& c, runtime::Backend& b, int6
   layers_.resize(c.n_layer);
   for (int64_t i = 0; i < c.n_layer; ++i) {
     Layer& l = layers_[i];
+    l.backend = layer_backends[i];
+    runtime::Backend& b = *l.backend;
     if (c.recurrent[i]) {
       l.conv = b.alloc((c.conv_kernel - 1) * c.conv_dim() * sizeof(float));
       l.delta = b.alloc(int64_t{c.ssm_dt_rank} * c.ssm_d_state * c.ssm_d_state * sizeof(float));
@@ -35,15 +41,18 @@ SequenceState::SequenceState(const Qwen3NextConfig& c, runtime::Backend& b, int6
   }
 }
 
-void SequenceState::copy_from(const SequenceState& other, runtime::Backend& b) {
+void SequenceState::copy_from(const SequenceState& other) {
   if (other.layers_.size() != layers_.size() || other.n_ctx_ != n_ctx_ || other.types_.k != types_.k ||
       other.types_.v != types_.v) {
     throw Error(ErrorCode::kInvalidArgument, "copy_from: sequence states of different shapes");
   }
-  auto copy = [&](const std::unique_ptr<runtime::Buffer>& src, std::unique_ptr<runtime::Buffer>& dst) {
-    if (src) b.copy(dst->data(), src->data(), src->size());
-  };
   for (size_t i = 0; i < layers_.size(); ++i) {
+    if (other.layers_[i].backend != layers_[i].backend) {
+      throw Error(ErrorCode::kInvalidArgument, "copy_from: sequence states placed on different devices");
+    }
+    auto copy = [&](const std::unique_ptr<runtime::Buffer>& src, std::unique_ptr<runtime::Buffer>& dst) {
+      if (src) layers_[i].backend->copy(dst->data(), src->data(), src->size());
+    };
     copy(other.layers_[i].k, layers_[i].k);
     copy(other.layers_[i].v, layers_[i].v);
     copy(other.layers_[i].conv, layers_[i].conv);
@@ -58,21 +67,21 @@ size_t RecurrentSnapshot::bytes() const {
   return n;
 }
 
-std::unique_ptr<RecurrentSnapshot> SequenceState::snapshot(runtime::Backend& b) const {
+std::unique_ptr<RecurrentSnapshot> SequenceState::snapshot() const {
   auto snap = std::make_unique<RecurrentSnapshot>();
   snap->pos = n_past_;
   for (const Layer& l : layers_) {
     for (const auto* src : {&l.conv, &l.delta}) {
       if (!*src) continue;
-      auto copy = b.alloc((*src)->size());
-      b.copy(copy->data(), (*src)->data(), (*src)->size());
+      auto copy = l.backend->alloc((*src)->size());
+      l.backend->copy(copy->data(), (*src)->data(), (*src)->size());
       snap->buffers.push_back(std::move(copy));
     }
   }
   return snap;
 }
 
-void SequenceState::restore(const RecurrentSnapshot& snap, runtime::Backend& b) {
+void SequenceState::restore(const RecurrentSnapshot& snap) {
   if (snap.pos > n_past_) throw Error(ErrorCode::kInvalidArgument, "restore: snapshot is ahead of the sequence");
   size_t i = 0;
   for (Layer& l : layers_) {
@@ -81,7 +90,7 @@ void SequenceState::restore(const RecurrentSnapshot& snap, runtime::Backend& b) 
       if (i >= snap.buffers.size() || snap.buffers[i]->size() != (*dst)->size()) {
         throw Error(ErrorCode::kInvalidArgument, "restore: snapshot of a different model");
       }
-      b.copy((*dst)->data(), snap.buffers[i]->data(), (*dst)->size());
+      l.backend->copy((*dst)->data(), snap.buffers[i]->data(), (*dst)->size());
       ++i;
     }
   }
@@ -104,15 +113,15 @@ void put_bytes(std::vector<uint8_t>& out, const void* p, size_t n) {
 }
 }  // namespace
 
-void SequenceState::save(runtime::Backend& b, std::vector<uint8_t>& out) const {
+void SequenceState::save(std::vector<uint8_t>& out) const {
   put_bytes(out, &n_past_, sizeof n_past_);
   std::vector<uint8_t> tmp;
-  auto dump = [&](const std::unique_ptr<runtime::Buffer>& buf, size_t n) {
-    tmp.resize(n);
-    b.to_host(buf->data(), tmp.data(), n);
-    put_bytes(out, tmp.data(), n);
-  };
   for (const Layer& l : layers_) {
+    auto dump = [&](const std::unique_ptr<runtime::Buffer>& buf, size_t n) {
+      tmp.resize(n);
+      l.backend->to_host(buf->data(), tmp.data(), n);
+      put_bytes(out, tmp.data(), n);
+    };
     if (l.k) {
       const size_t cells = static_cast<size_t>(n_past_) * (l.k->size() / static_cast<size_t>(n_ctx_));
       dump(l.k, cells);
@@ -124,7 +133,7 @@ void SequenceState::save(runtime::Backend& b, std::vector<uint8_t>& out) const {
   }
 }
 
-void SequenceState::load(runtime::Backend& b, const uint8_t* data, size_t size) {
+void SequenceState::load(const uint8_t* data, size_t size) {
   size_t at = 0;
   auto take = [&](size_t n) {
     if (n > size - at) throw Error(ErrorCode::kCorruptFile, "session state: truncated sequence state");
@@ -136,6 +145,7 @@ void SequenceState::load(runtime::Backend& b, const uint8_t* data, size_t size) 
   std::memcpy(&n_past, take(sizeof n_past), sizeof n_past);
   if (n_past < 0 || n_past > n_ctx_) throw Error(ErrorCode::kCorruptFile, "session state: position out of range");
   for (Layer& l : layers_) {
+    runtime::Backend& b = *l.backend;
     if (l.k) {
       const size_t kn = static_cast<size_t>(n_past) * (l.k->size() / static_cast<size_t>(n_ctx_));
       const size_t vn = static_cast<size_t>(n_past) * (l.v->size() / static_cast<size_t>(n_ctx_));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "model/qwen3next_config.h"
@@ -28,23 +29,26 @@ struct RecurrentSnapshot {
 
 class SequenceState {
  public:
-  // Throws kInvalidArgument for cache types that cannot hold head_dim rows.
-  SequenceState(const Qwen3NextConfig& c, runtime::Backend& b, int64_t n_ctx, CacheTypes types);
+  // layer_backends[l] holds layer l's cache or state (a layer split puts
+  // layers on different devices). Throws kInvalidArgument for cache types
+  // that cannot hold head_dim rows.
+  SequenceState(const Qwen3NextConfig& c, std::span<runtime::Backend* const> layer_backends, int64_t n_ctx,
+                CacheTypes types);
 
   // Becomes a copy of `other` (same model, context size and cache types).
-  void copy_from(const SequenceState& other, runtime::Backend& b);
+  void copy_from(const SequenceState& other);
 
-  std::unique_ptr<RecurrentSnapshot> snapshot(runtime::Backend& b) const;
+  std::unique_ptr<RecurrentSnapshot> snapshot() const;
   // Returns to snap.pos (<= n_past()), which must come from this sequence's history.
-  void restore(const RecurrentSnapshot& snap, runtime::Backend& b);
+  void restore(const RecurrentSnapshot& snap);
   // Back to an earlier position; only valid when no DeltaNet layer has state
   // to undo (pos == n_past() or a model without recurrent layers).
   void truncate(int64_t pos);
 
   // Serialized form: the KV rows of cells [0, n_past) and the recurrent state.
   // load() checks every size against this state's shape.
-  void save(runtime::Backend& b, std::vector<uint8_t>& out) const;
-  void load(runtime::Backend& b, const uint8_t* data, size_t size);
+  void save(std::vector<uint8_t>& out) const;
+  void load(const uint8_t* data, size_t size);
 
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }
@@ -56,6 +60,7 @@ class SequenceState {
 
  private:
   struct Layer {
+    runtime::Backend* backend = nullptr;
     std::unique_ptr<runtime::Buffer> k, v, conv, delta;
   };
   std::vector<Layer> layers_;

@@ -15,7 +15,9 @@ using quant::Type;
 
 class Loader {
  public:
-  Loader(const gguf::GgufFile& f, runtime::Backend& b, runtime::ComputeMode mode) : f_(f), b_(b), mode_(mode) {}
+  Loader(const gguf::GgufFile& f, runtime::Backend& b, runtime::ComputeMode mode) : f_(f), b_(&b), mode_(mode) {}
+  // The backend that the next tensors go to (a layer split changes it per layer).
+  void use(runtime::Backend& b) { b_ = &b; }
 
   const gguf::TensorInfo* find(const std::string& name) const { return f_.find_tensor(name); }
 
@@ -47,41 +49,49 @@ class Loader {
     }
     std::vector<float> host(static_cast<size_t>(t.n_elements()));
     std::memcpy(host.data(), t.data, host.size() * 4);  // file data need not be aligned for float access
-    return b_.prepare_vector(host.data(), host.size());
+    return b_->prepare_vector(host.data(), host.size());
   }
 
   runtime::Weight matrix(const std::string& name, int64_t cols, int64_t rows) {
     const gguf::TensorInfo& t = require(name, {cols, rows});
-    return b_.prepare_weight(t.type, t.data, cols, rows, 1, mode_);
+    return b_->prepare_weight(t.type, t.data, cols, rows, 1, mode_);
   }
 
   runtime::Weight experts(const std::string& name, int64_t cols, int64_t rows, int64_t n) {
     const gguf::TensorInfo& t = require(name, {cols, rows, n});
-    return b_.prepare_weight(t.type, t.data, cols, rows, n, mode_);
+    return b_->prepare_weight(t.type, t.data, cols, rows, n, mode_);
   }
 
   runtime::Weight prepare(Type type, const void* data, int64_t cols, int64_t rows) {
-    return b_.prepare_weight(type, data, cols, rows, 1, mode_);
+    return b_->prepare_weight(type, data, cols, rows, 1, mode_);
   }
 
   const std::string& path() const { return f_.path(); }
 
  private:
   const gguf::GgufFile& f_;
-  runtime::Backend& b_;
+  runtime::Backend* b_;
   runtime::ComputeMode mode_;
 };
 
 }  // namespace
 
-Qwen3NextWeights Qwen3NextWeights::load(const gguf::GgufFile& f, const Qwen3NextConfig& c, runtime::Backend& backend,
-                                        runtime::ComputeMode mode, const std::function<bool(float)>& progress) {
-  Loader L(f, backend, mode);
+Qwen3NextWeights Qwen3NextWeights::load(const gguf::GgufFile& f, const Qwen3NextConfig& c,
+                                        std::span<runtime::Backend* const> layer_backends, runtime::ComputeMode mode,
+                                        const std::function<bool(float)>& progress) {
+  if (static_cast<int64_t>(layer_backends.size()) != c.n_layer) {
+    throw Error(ErrorCode::kInternal, "weights: one backend per layer expected");
+  }
+  Loader L(f, *layer_backends.front(), mode);
   Qwen3NextWeights w;
   const int64_t E = c.n_embd, V = c.n_vocab;
+  // The embedding lives with the first layer, the final norm and LM head with the last.
   w.token_embd = L.matrix("token_embd.weight", E, V);
-  // Tied LM head when output.weight is absent.
-  w.output = L.find("output.weight") ? L.matrix("output.weight", E, V) : w.token_embd;
+  L.use(*layer_backends.back());
+  // Tied LM head when output.weight is absent (shared when on the same device).
+  if (L.find("output.weight")) w.output = L.matrix("output.weight", E, V);
+  else if (layer_backends.back() == layer_backends.front()) w.output = w.token_embd;
+  else w.output = L.matrix("token_embd.weight", E, V);
   w.output_norm = L.vector("output_norm.weight", {E});
 
   const int64_t d = c.ssm_d_state, nk = c.ssm_n_group, nv = c.ssm_dt_rank, r = nv / nk;
@@ -90,6 +100,7 @@ Qwen3NextWeights Qwen3NextWeights::load(const gguf::GgufFile& f, const Qwen3Next
   w.layers.resize(c.n_layer);
   for (int64_t i = 0; i < c.n_layer; ++i) {
     LayerWeights& l = w.layers[i];
+    L.use(*layer_backends[i]);
     const std::string p = fmt::format("blk.{}.", i);
     l.attn_norm = L.vector(p + "attn_norm.weight", {E});
     l.post_norm = L.vector(p + "post_attention_norm.weight", {E});

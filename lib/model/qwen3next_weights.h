@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "gguf/gguf_reader.h"
@@ -40,8 +41,11 @@ struct Qwen3NextWeights {
 
   // progress(fraction) is called after each layer; returning false cancels
   // the load with nextlm::Error(kCancelled).
-  static Qwen3NextWeights load(const gguf::GgufFile& f, const Qwen3NextConfig& c, runtime::Backend& backend,
-                               runtime::ComputeMode mode, const std::function<bool(float)>& progress = {});
+  // layer_backends[l] receives layer l's weights; the embedding goes with
+  // layer 0, the output norm and LM head with the last layer.
+  static Qwen3NextWeights load(const gguf::GgufFile& f, const Qwen3NextConfig& c,
+                               std::span<runtime::Backend* const> layer_backends, runtime::ComputeMode mode,
+                               const std::function<bool(float)>& progress = {});
 
  private:
   std::deque<std::vector<uint8_t>> regrouped_;  // host copies of regrouped legacy rows

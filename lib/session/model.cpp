@@ -7,7 +7,7 @@
 #include "nextlm/error.h"
 #include "nextlm/model.h"
 #include "quant/quantize.h"
-#include "runtime/devices.h"
+#include "model/placement.h"
 #include "session/model_impl.h"
 
 namespace nextlm {
@@ -53,11 +53,17 @@ std::shared_ptr<Model> Model::load(const std::string& path, const ModelParams& p
   impl->file = gguf::GgufFile::open(path, {.use_mmap = params.use_mmap});
   const int threads = params.n_threads > 0 ? params.n_threads
                                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  impl->backend = runtime::make_backend(params.device, threads);
   impl->tokenizer.emplace(tokenizer::Tokenizer::from_gguf(*impl->file));
-  impl->model = std::make_unique<model::Qwen3NextModel>(
-      *impl->file, *impl->backend, params.exact ? runtime::ComputeMode::kExact : runtime::ComputeMode::kNative,
-      params.progress);
+  const runtime::Topology topo = runtime::Topology::parse(params.devices.empty() ? params.device : params.devices,
+                                                          params.split, params.tensor_split, "", params.cpu_moe);
+  model::PlanRequest sizing;
+  sizing.n_ctx = params.n_ctx_hint;
+  model::PlacedModel placed =
+      model::load_placed(*impl->file, topo, threads,
+                         params.exact ? runtime::ComputeMode::kExact : runtime::ComputeMode::kNative, sizing,
+                         params.progress);
+  impl->backends = std::move(placed.backends);
+  impl->model = std::move(placed.model);
   if (impl->model->config().n_vocab < impl->tokenizer->n_vocab()) {
     throw Error(ErrorCode::kCorruptFile, fmt::format("{}: the tokenizer has {} tokens but the embedding only {}", path,
                                                      impl->tokenizer->n_vocab(), impl->model->config().n_vocab));

@@ -23,7 +23,7 @@ namespace nextlm::detail {
 struct ModelImpl {
   std::string path;
   std::unique_ptr<gguf::GgufFile> file;
-  std::unique_ptr<runtime::Backend> backend;
+  std::vector<std::unique_ptr<runtime::Backend>> backends;  // one per device
   std::unique_ptr<model::Qwen3NextModel> model;
   std::optional<tokenizer::Tokenizer> tokenizer;
   std::vector<int32_t> end_of_generation;  // sorted

@@ -39,14 +39,14 @@ SessionImpl::SessionImpl(std::shared_ptr<Model> mdl, const SessionParams& p)
   }
   types = {cache_type(p.cache_type_k), cache_type(p.cache_type_v)};
   seq = m.model->new_sequence(p.n_ctx, types);
-  checkpoints.push_back(seq->snapshot(*m.backend));  // position 0: the empty state
+  checkpoints.push_back(seq->snapshot());  // position 0: the empty state
   logits.resize(static_cast<size_t>(m.model->config().n_vocab));
 }
 
 void SessionImpl::take_checkpoint() {
   const int64_t pos = seq->n_past();
   if (checkpoints.back()->pos == pos) return;
-  checkpoints.push_back(seq->snapshot(*m.backend));
+  checkpoints.push_back(seq->snapshot());
   // Drop the oldest (never position 0) beyond the limit.
   while (static_cast<int>(checkpoints.size()) > params.max_checkpoints) checkpoints.erase(checkpoints.begin() + 1);
 }
@@ -54,7 +54,7 @@ void SessionImpl::take_checkpoint() {
 void SessionImpl::go_back(int64_t target) {
   // The newest checkpoint at or before target; later ones describe a future that is being discarded.
   while (checkpoints.back()->pos > target) checkpoints.pop_back();
-  if (seq->n_past() != checkpoints.back()->pos) seq->restore(*checkpoints.back(), *m.backend);
+  if (seq->n_past() != checkpoints.back()->pos) seq->restore(*checkpoints.back());
   tokens.resize(static_cast<size_t>(seq->n_past()));
   logits_valid = false;
 }
@@ -211,7 +211,7 @@ void Session::rewind(int64_t n) {
 std::unique_ptr<Session> Session::fork() const {
   auto s = std::make_unique<Session>(impl_->model, impl_->params);
   detail::SessionImpl& d = *s->impl_;
-  d.seq->copy_from(*impl_->seq, *impl_->m.backend);
+  d.seq->copy_from(*impl_->seq);
   d.tokens = impl_->tokens;
   d.logits = impl_->logits;
   d.logits_valid = impl_->logits_valid;

@@ -69,7 +69,7 @@ std::vector<uint8_t> Session::save_state() const {
   put(out, static_cast<uint64_t>(s.tokens.size()));
   for (int32_t t : s.tokens) put(out, t);
   std::vector<uint8_t> seq;
-  s.seq->save(*s.m.backend, seq);
+  s.seq->save(seq);
   put(out, static_cast<uint64_t>(seq.size()));
   out.insert(out.end(), seq.begin(), seq.end());
   put(out, static_cast<uint8_t>(s.logits_valid));
@@ -120,7 +120,7 @@ void Session::load_state(std::span<const uint8_t> bytes) {
 
   // Everything checked: replace the session's state.
   auto fresh = s.m.model->new_sequence(s.params.n_ctx, s.types);
-  fresh->load(*s.m.backend, seq, seq_bytes);
+  fresh->load(seq, seq_bytes);
   if (fresh->n_past() != static_cast<int64_t>(n_tokens)) {
     throw Error(ErrorCode::kCorruptFile, "session state: token count does not match the sequence state");
   }

@@ -1,0 +1,31 @@
+// Loading a model onto a topology: one backend per device, layers placed by
+// the memory planner (layer split), the plan checked before any weight is
+// touched (a model that does not fit is refused with the plan's table).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "gguf/gguf_reader.h"
+#include "model/memory_plan.h"
+#include "model/qwen3next.h"
+#include "runtime/backend.h"
+#include "runtime/topology.h"
+
+namespace nextlm::model {
+
+struct PlacedModel {
+  std::vector<std::unique_ptr<runtime::Backend>> backends;  // one per topology device
+  MemoryPlan plan;
+  std::unique_ptr<Qwen3NextModel> model;
+};
+
+// cpu_threads is shared among the CPU devices of the topology. Throws
+// kUnsupported for split modes not implemented yet (tensor split, CPU
+// expert offload) and kOutOfMemory when the plan does not fit.
+PlacedModel load_placed(const gguf::GgufFile& file, const runtime::Topology& topology, int cpu_threads,
+                        runtime::ComputeMode mode, const PlanRequest& sizing,
+                        const std::function<bool(float)>& progress = {});
+
+}  // namespace nextlm::model
