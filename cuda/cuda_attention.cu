@@ -8,8 +8,12 @@
 // results are merged at the end. Cache elements are decoded one at a time
 // with the same arithmetic as the shared block decoders (decode_q8_0,
 // decode_q4_0, fp16_to_fp32, bf16_to_fp32), so the values are bit-identical.
-// Not yet: split-K over the cells for long-context decode (flash-decoding),
-// a tensor-core flash-attention kernel for prefill.
+// Split-K (flash-decoding): when there are too few (token, head) blocks to
+// fill the GPU (decode) and the context is long, the cells of each token are
+// cut into up to 32 splits, one thread block each (blockIdx.y), whose
+// unnormalised partials and (max, sum) go to scratch and are merged by
+// attention_combine_kernel.
+// Not yet: a tensor-core flash-attention kernel for prefill.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -199,6 +203,8 @@ struct AttnArgs {
   const int32_t* positions;
   int n_head, n_head_kv, head_dim;
   float scale;
+  float* split_acc;  // [n_tokens * n_head][n_split][head_dim] when split
+  float* split_ml;   // [n_tokens * n_head][n_split][2]: (max, sum)
 };
 
 template <int kCols>  // dims per lane: ceil(head_dim / 32)
@@ -221,7 +227,11 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(AttnArgs a) 
   }
   float m = -INFINITY, l = 0.0f;
   const int64_t n_cells = static_cast<int64_t>(a.positions[t]) + 1;
-  for (int64_t cell = warp; cell < n_cells; cell += kAttnWarps) {
+  // Split-K: thread block (i, y) takes cells [c0, c1) of the gridDim.y splits.
+  const int64_t chunk = (n_cells + gridDim.y - 1) / gridDim.y;
+  const int64_t c0 = static_cast<int64_t>(blockIdx.y) * chunk;
+  const int64_t c1 = min(n_cells, c0 + chunk);
+  for (int64_t cell = c0 + warp; cell < c1; cell += kAttnWarps) {
     const int64_t row = cell * a.n_head_kv + kvh;
     const uint8_t* kr = a.k + row * a.k_row_bytes;
     const uint8_t* vr = a.v + row * a.v_row_bytes;
@@ -265,12 +275,52 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(AttnArgs a) 
     f[w] = part_l[w] > 0.0f ? expf(part_m[w] - mx) : 0.0f;
     sum += part_l[w] * f[w];
   }
-  float* o = a.out + i * hd;
+  if (gridDim.y == 1) {
+    float* o = a.out + i * hd;
+    for (int j = threadIdx.x; j < hd; j += blockDim.x) {
+      float v = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kAttnWarps; ++w) v += part_acc[w * hd + j] * f[w];
+      o[j] = v / sum;
+    }
+    return;
+  }
+  // Split: the unnormalised partial and its (max, sum) go to a.split_* for
+  // attention_combine_kernel (an empty split has sum 0).
+  const int64_t pi = i * gridDim.y + blockIdx.y;
+  float* o = a.split_acc + pi * hd;
   for (int j = threadIdx.x; j < hd; j += blockDim.x) {
     float v = 0.0f;
 #pragma unroll
     for (int w = 0; w < kAttnWarps; ++w) v += part_acc[w * hd + j] * f[w];
-    o[j] = v / sum;
+    o[j] = v;
+  }
+  if (threadIdx.x == 0) {
+    a.split_ml[2 * pi] = mx;
+    a.split_ml[2 * pi + 1] = sum;
+  }
+}
+
+// Merges the n_split partials of each (token, head): one block per pair.
+__global__ void attention_combine_kernel(const float* split_acc, const float* split_ml, int n_split, int hd,
+                                         float* out) {
+  const int64_t i = blockIdx.x;
+  const float* ml = split_ml + i * n_split * 2;
+  float mx = -INFINITY;
+  for (int y = 0; y < n_split; ++y) {
+    if (ml[2 * y + 1] > 0.0f) mx = fmaxf(mx, ml[2 * y]);
+  }
+  float sum = 0.0f;
+  for (int y = 0; y < n_split; ++y) {
+    if (ml[2 * y + 1] > 0.0f) sum += ml[2 * y + 1] * expf(ml[2 * y] - mx);
+  }
+  const float* acc = split_acc + i * n_split * hd;
+  for (int j = threadIdx.x; j < hd; j += blockDim.x) {
+    float v = 0.0f;
+    for (int y = 0; y < n_split; ++y) {
+      if (ml[2 * y + 1] > 0.0f) v += acc[static_cast<int64_t>(y) * hd + j] * expf(ml[2 * y] - mx);
+    }
+    out[i * hd + j] = v / sum;
   }
 }
 
@@ -350,7 +400,20 @@ void CudaBackend::attention(const runtime::KvLayerView& kv, const float* q, int6
   const size_t smem = static_cast<size_t>(kAttnWarps) * s.head_dim * sizeof(float);
   const int threads = kAttnWarps * 32;
   const int cols = (s.head_dim + 31) / 32;
-  const auto grid = static_cast<unsigned>(blocks);
+  // Split-K (flash-decoding) when there are too few (token, head) blocks to
+  // fill the GPU and the context is long: each split takes >= kMinSplitCells
+  // cells, partials are merged by attention_combine_kernel.
+  constexpr int64_t kTargetBlocks = 264, kMinSplitCells = 256, kMaxSplit = 32;
+  int64_t max_cells = 0;
+  for (int64_t t = 0; t < n_tokens; ++t) max_cells = std::max<int64_t>(max_cells, int64_t{positions[t]} + 1);
+  const int64_t n_split = std::clamp<int64_t>(
+      std::min((max_cells + kMinSplitCells - 1) / kMinSplitCells, (kTargetBlocks + blocks - 1) / blocks), 1,
+      kMaxSplit);
+  if (n_split > 1) {
+    a.split_acc = scratch_f32(kAttnSplit, static_cast<size_t>(blocks * n_split * (s.head_dim + 2)));
+    a.split_ml = a.split_acc + blocks * n_split * s.head_dim;
+  }
+  const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(n_split));
   cudaStream_t st = stream();
   if (cols <= 1) {
     attention_kernel<1><<<grid, threads, smem, st>>>(a);
@@ -364,6 +427,11 @@ void CudaBackend::attention(const runtime::KvLayerView& kv, const float* q, int6
     throw Error(ErrorCode::kUnsupported, fmt::format("attention: head_dim {} > 256 on CUDA", s.head_dim));
   }
   NLM_CUDA_LAUNCH_CHECK();
+  if (n_split > 1) {
+    attention_combine_kernel<<<static_cast<unsigned>(blocks), 128, 0, st>>>(a.split_acc, a.split_ml,
+                                                                          static_cast<int>(n_split), s.head_dim, out);
+    NLM_CUDA_LAUNCH_CHECK();
+  }
 }
 
 }  // namespace nextlm::cuda

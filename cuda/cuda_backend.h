@@ -107,6 +107,7 @@ class CudaBackend final : public runtime::Backend {
     kMoeX,
     kMoeShared,
     kMoeExpertOut,
+    kAttnSplit,  // split-K attention partials
     kSlotCount
   };
   void* scratch(Slot slot, size_t bytes);
@@ -125,6 +126,12 @@ class CudaBackend final : public runtime::Backend {
   // mat_ids[item] : mat0 (mat_ids is a device array). Mat-vec kernels only.
   void matvec(const runtime::Weight& w, int64_t mat0, const int32_t* mat_ids, const float* x, int64_t x_stride,
               int x_div, int64_t n_items, float* y, int64_t y_stride);
+  // As matvec, y = silu(gate . x) * (up . x) in one launch (SwiGLU fused).
+  // Returns false, launching nothing, where the fused kernel does not apply
+  // (different types or shapes, plain types, activations too large for
+  // shared memory); the caller then runs matvec twice.
+  bool matvec_glu(const runtime::Weight& gate, const runtime::Weight& up, int64_t mat0, const int32_t* mat_ids,
+                  const float* x, int64_t x_stride, int x_div, int64_t n_items, float* y, int64_t y_stride);
   // y[t][r] = w[mat][r] . x[t] via f32 dequantization + cuBLAS SGEMM.
   void gemm(const runtime::Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y);
   // Expert FFNs: the routed experts of each token, written per (token, slot)

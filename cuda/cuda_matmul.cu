@@ -5,7 +5,11 @@
 // of the row with the shared block decoders (lib/quant/block_decode.h, the
 // CPU's code) into registers and dots them with up to kMatVecMaxTokens token
 // rows, so each weight byte is read once per call. The same kernel serves the
-// MoE experts with a per-item matrix index read on the device.
+// MoE experts with a per-item matrix index read on the device. Block types
+// use mv_block_smem_kernel (activations staged in shared memory, 16 rows per
+// thread block) whenever the activations fit in 48 KiB, which includes every
+// decode step; its GLU variant computes silu(gate . x) * (up . x) in one
+// launch (matvec_glu).
 //
 // Prefill: the weight (in row chunks of at most 128 MiB of f32) is
 // dequantized on the device (cuda::dequantize_rows, bit-identical to the CPU)
@@ -58,6 +62,7 @@ struct MvArgs {
   int per_group;           // items of one blockIdx.y (1 when mat_ids is set)
   const int32_t* mat_ids;  // per item, or null
   int64_t mat0;
+  const uint8_t* w2;  // GLU kernels: the up weights (same type and layout as w)
 };
 
 // Reduces acc[] over the warp and writes the per-item results.
@@ -99,6 +104,102 @@ __global__ void __launch_bounds__(kMvThreads) mv_block_kernel(MvArgs a) {
     }
   }
   mv_finish(a, acc, i0, n, row, lane);
+}
+
+// Fast path for block formats: the thread block's tokens' activations are
+// staged in shared memory once (coalesced global reads), in sub-block rows of
+// 36 floats so that the 8 lanes of a quarter-warp reading elements 4j..4j+3
+// of their own sub-blocks (one 16-byte load) hit banks 4l + 4j .. 4l + 4j + 3
+// (mod 32): no bank conflicts, where v1's direct global reads touched 32
+// different 128-byte lines per load instruction. kMvsWarps warps each take
+// kMvsRowsPerWarp rows (kMvsWarps apart), so each staged copy serves
+// kMvsRows rows. Per (row, token) the lane sums its sub-blocks in the same
+// order as mv_block_kernel, so both give identical results.
+constexpr int kMvsWarps = 8;
+constexpr int kMvsThreads = kMvsWarps * 32;
+constexpr int kMvsRowsPerWarp = 2;
+constexpr int kMvsRows = kMvsWarps * kMvsRowsPerWarp;
+constexpr int kMvsPitch = quant::kSubBlock + 4;  // 144 bytes: float4 reads, no bank conflicts per quarter-warp
+constexpr size_t kMvsMaxShared = 48 * 1024;  // no opt-in needed up to here
+
+// v . xs over one sub-block, summed in element order (as mv_block_kernel);
+// xs is 16-byte aligned.
+__device__ __forceinline__ float dot_sub(const float (&v)[quant::kSubBlock], const float* xs) {
+  const auto* x4 = reinterpret_cast<const float4*>(xs);
+  float d = 0.0f;
+#pragma unroll
+  for (int j = 0; j < quant::kSubBlock / 4; ++j) {
+    const float4 x = x4[j];
+    d += v[4 * j] * x.x;
+    d += v[4 * j + 1] * x.y;
+    d += v[4 * j + 2] * x.z;
+    d += v[4 * j + 3] * x.w;
+  }
+  return d;
+}
+
+// kGlu: y = silu(w . x) * (w2 . x), the SwiGLU of a gate and an up product in
+// one pass (the same arithmetic as matvec + swiglu_kernel).
+template <size_t kBlockBytes, int kElems, void (*Decode)(const uint8_t*, int, float*), bool kGlu>
+__global__ void __launch_bounds__(kMvsThreads) mv_block_smem_kernel(MvArgs a) {
+  extern __shared__ float4 sx4[];  // float4: 16-byte aligned
+  float* sx = reinterpret_cast<float*>(sx4);  // [n][n_subs][kMvsPitch]
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t i0 = static_cast<int64_t>(blockIdx.y) * a.per_group;
+  const int n = static_cast<int>(min(static_cast<int64_t>(a.per_group), a.n_items - i0));
+  const int64_t n_subs = a.cols / quant::kSubBlock;
+  const int64_t tok_pitch = n_subs * kMvsPitch;
+  for (int t = 0; t < n; ++t) {
+    const float* xr = a.x + ((i0 + t) / a.x_div) * a.x_stride;
+    float* dst = sx + t * tok_pitch;
+    for (int64_t c = threadIdx.x; c < a.cols; c += kMvsThreads) {
+      dst[(c / quant::kSubBlock) * kMvsPitch + c % quant::kSubBlock] = xr[c];
+    }
+  }
+  __syncthreads();
+  const int64_t mat = a.mat_ids ? a.mat_ids[i0] : a.mat0;
+  constexpr int kSubs = kElems / quant::kSubBlock;
+  const int64_t row_base = static_cast<int64_t>(blockIdx.x) * kMvsRows + warp;
+#pragma unroll
+  for (int r = 0; r < kMvsRowsPerWarp; ++r) {
+    const int64_t row = row_base + r * kMvsWarps;
+    if (row >= a.rows) break;
+    const size_t off = mat * a.matrix_bytes + row * a.row_bytes;
+    const uint8_t* wr = a.w + off;
+    float acc[kMaxTok] = {};
+    float acc2[kGlu ? kMaxTok : 1] = {};
+    float v[quant::kSubBlock];
+    for (int64_t s = lane; s < n_subs; s += 32) {
+      Decode(wr + (s / kSubs) * kBlockBytes, static_cast<int>(s % kSubs), v);
+#pragma unroll
+      for (int t = 0; t < kMaxTok; ++t) {
+        if (t < n) {
+          acc[t] += dot_sub(v, sx + t * tok_pitch + s * kMvsPitch);
+        }
+      }
+      if constexpr (kGlu) {
+        Decode(a.w2 + off + (s / kSubs) * kBlockBytes, static_cast<int>(s % kSubs), v);
+#pragma unroll
+        for (int t = 0; t < kMaxTok; ++t) {
+          if (t < n) {
+            acc2[t] += dot_sub(v, sx + t * tok_pitch + s * kMvsPitch);
+          }
+        }
+      }
+    }
+    if constexpr (kGlu) {
+#pragma unroll
+      for (int t = 0; t < kMaxTok; ++t) {
+        if (t < n) {
+          const float g = kern::warp_sum(acc[t]);
+          const float u = kern::warp_sum(acc2[t]);
+          if (lane == 0) a.y[(i0 + t) * a.y_stride + row] = kern::silu(g) * u;
+        }
+      }
+    } else {
+      mv_finish(a, acc, i0, n, row, lane);
+    }
+  }
 }
 
 template <size_t kBytes, float (*Decode)(const uint8_t*)>
@@ -195,9 +296,19 @@ void CudaBackend::matvec(const runtime::Weight& w, int64_t mat0, const int32_t* 
     return;
   }
   using namespace quant;
-#define NLM_CASE_BLOCK(T, B, QK, DECODE)                                    \
-  case Type::T:                                                             \
-    mv_block_kernel<sizeof(B), QK, DECODE><<<grid, kMvThreads, 0, st>>>(a); \
+  // Shared-memory staging when the group's activations fit (always for
+  // decode: one token of up to ~11.9k columns).
+  const size_t smem = static_cast<size_t>(a.per_group) * static_cast<size_t>(w.cols / quant::kSubBlock) * kMvsPitch *
+                      sizeof(float);
+  const bool staged = w.cols % quant::kSubBlock == 0 && smem <= kMvsMaxShared;
+  const dim3 grid_s(static_cast<unsigned>((w.rows + kMvsRows - 1) / kMvsRows), static_cast<unsigned>(groups));
+#define NLM_CASE_BLOCK(T, B, QK, DECODE)                                                      \
+  case Type::T:                                                                               \
+    if (staged) {                                                                             \
+      mv_block_smem_kernel<sizeof(B), QK, DECODE, false><<<grid_s, kMvsThreads, smem, st>>>(a);\
+    } else {                                                                                  \
+      mv_block_kernel<sizeof(B), QK, DECODE><<<grid, kMvThreads, 0, st>>>(a);                 \
+    }                                                                                         \
     break;
 #define NLM_CASE_PLAIN(T, BYTES, DECODE)                            \
   case Type::T:                                                     \
@@ -213,6 +324,51 @@ void CudaBackend::matvec(const runtime::Weight& w, int64_t mat0, const int32_t* 
 #undef NLM_CASE_BLOCK
 #undef NLM_CASE_PLAIN
   NLM_CUDA_LAUNCH_CHECK();
+}
+
+bool CudaBackend::matvec_glu(const runtime::Weight& gate, const runtime::Weight& up, int64_t mat0,
+                             const int32_t* mat_ids, const float* x, int64_t x_stride, int x_div, int64_t n_items,
+                             float* y, int64_t y_stride) {
+  if (n_items <= 0 || gate.rows <= 0) return true;
+  if (gate.type != up.type || gate.rows != up.rows || gate.cols != up.cols || gate.row_bytes != up.row_bytes ||
+      gate.matrix_bytes != up.matrix_bytes || gate.cols % quant::kSubBlock != 0) {
+    return false;
+  }
+  MvArgs a{};
+  a.w = static_cast<const uint8_t*>(gate.data);
+  a.w2 = static_cast<const uint8_t*>(up.data);
+  a.matrix_bytes = gate.matrix_bytes;
+  a.row_bytes = gate.row_bytes;
+  a.rows = gate.rows;
+  a.cols = gate.cols;
+  a.x = x;
+  a.x_stride = x_stride;
+  a.x_div = x_div;
+  a.y = y;
+  a.y_stride = y_stride;
+  a.n_items = n_items;
+  a.per_group = mat_ids ? 1 : static_cast<int>(std::min<int64_t>(kMaxTok, n_items));
+  a.mat_ids = mat_ids;
+  a.mat0 = mat0;
+  const int64_t groups = (n_items + a.per_group - 1) / a.per_group;
+  const size_t smem = static_cast<size_t>(a.per_group) * static_cast<size_t>(gate.cols / quant::kSubBlock) *
+                      kMvsPitch * sizeof(float);
+  if (groups > 65535 || smem > kMvsMaxShared) return false;
+  const dim3 grid(static_cast<unsigned>((gate.rows + kMvsRows - 1) / kMvsRows), static_cast<unsigned>(groups));
+  cudaStream_t st = stream();
+  using namespace quant;
+#define NLM_CASE_BLOCK(T, B, QK, DECODE)                                                 \
+  case Type::T:                                                                          \
+    mv_block_smem_kernel<sizeof(B), QK, DECODE, true><<<grid, kMvsThreads, smem, st>>>(a); \
+    break;
+  switch (gate.type) {
+    NLM_QUANT_BLOCK_FORMATS(NLM_CASE_BLOCK)
+    default:
+      return false;
+  }
+#undef NLM_CASE_BLOCK
+  NLM_CUDA_LAUNCH_CHECK();
+  return true;
 }
 
 void CudaBackend::gemm(const runtime::Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) {

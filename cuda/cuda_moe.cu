@@ -6,7 +6,8 @@
 // Expert FFNs touch only the chosen experts' weights:
 //  - up to kMatVecMaxTokens tokens (decode): entirely on the device; the
 //    mat-vec kernel reads each (token, slot)'s expert index from the routing
-//    output, so gate, up and down are one launch each for all slots.
+//    output, so gate + up + SwiGLU (fused, matvec_glu) and down are one
+//    launch each for all slots.
 //  - more tokens (prefill): the routing (T x k ints) is copied to the host,
 //    tokens are grouped by expert, and each used expert runs gather ->
 //    gate/up (dequantize + cuBLAS) -> SwiGLU -> down -> scatter on its rows.
@@ -141,6 +142,10 @@ runtime::Weight f32_weight(const float* data, int64_t cols, int64_t rows) {
 
 void CudaBackend::ffn(const runtime::Weight& gate, const runtime::Weight& up, const runtime::Weight& down, int64_t mat,
                       const float* x, int64_t n, float* g_buf, float* u_buf, float* out) {
+  if (n <= kMatVecMaxTokens && matvec_glu(gate, up, mat, nullptr, x, gate.cols, 1, n, g_buf, gate.rows)) {
+    matmul(down, mat, g_buf, n, out);
+    return;
+  }
   matmul(gate, mat, x, n, g_buf);
   matmul(up, mat, x, n, u_buf);
   const int64_t total = n * gate.rows;
@@ -155,6 +160,10 @@ void CudaBackend::moe_experts(const runtime::MoeWeights& m, const float* x, int6
   const int64_t n_ff = m.gate_exps.rows, items = n_tokens * K;
   if (n_tokens <= kMatVecMaxTokens) {
     float* g = scratch_f32(kMoeGate, static_cast<size_t>(items * n_ff));
+    if (matvec_glu(m.gate_exps, m.up_exps, 0, chosen, x, n_embd, K, items, g, n_ff)) {
+      matvec(m.down_exps, 0, chosen, g, n_ff, 1, items, out, n_embd);
+      return;
+    }
     float* u = scratch_f32(kMoeUp, static_cast<size_t>(items * n_ff));
     matvec(m.gate_exps, 0, chosen, x, n_embd, K, items, g, n_ff);
     matvec(m.up_exps, 0, chosen, x, n_embd, K, items, u, n_ff);

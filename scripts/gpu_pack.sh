@@ -7,7 +7,8 @@
 #
 # The device tool carries at most 64 MiB (working tree included), and the five
 # tiny fixture models are 72 MB, so a bundle holds a subset:
-#   NEXTLM_GPU_MODELS="iq3_m q4_k_m zoo legacy-q4_k_m"   (default, ~47 MiB)
+#   NEXTLM_GPU_MODELS="iq3_m q4_k_m zoo"                  (default, ~52 MiB)
+#   NEXTLM_GPU_MODELS="legacy-q4_k_m"                     (the 10 MB legacy model)
 #   NEXTLM_GPU_MODELS="bf16"                              (the 33 MB bf16 model)
 # gpu_run.sh keeps the fixtures of each run in /tmp on the GPU machine, so a
 # second bundle run on the same (still warm) machine sees both sets.
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 arch=${NEXTLM_CUDA_ARCHITECTURES:-90}
 build=${NEXTLM_GPU_BUILD:-build-gpu}
 fixtures=${NEXTLM_FIXTURES:-../shared/fixtures}
-models=${NEXTLM_GPU_MODELS:-iq3_m q4_k_m zoo legacy-q4_k_m}
+models=${NEXTLM_GPU_MODELS:-iq3_m q4_k_m zoo}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEXTLM_CUDA=ON \
   -DNEXTLM_CUDA_ARCHITECTURES="$arch" >/dev/null
 cmake --build "$build" -j "$(nproc)" --target nextlm_tests nextlm_bench_cuda_dequant nextlm_cli

@@ -8,9 +8,14 @@
 #                  prompts, --exact (--tol exact) and native (--tol native) against
 #                  *.exact.json; the q8_0/q4_0 KV case; ubatch 7 and 1 (mat-vec paths)
 #   bench          `nextlm bench --device cuda` on a synthesized bench-cpu IQ3_M model
+#   reap           `nextlm bench --device cuda` on a synthesized reap-40b IQ3_M model
+#                  (the user's shape; 18 GB on /tmp), depth 0, KV q8_0/q4_0
+#   profile        nsys (when installed) over a short bench-cpu decode: GPU time per
+#                  kernel and per CUDA API call ($OUT/nsys_*.csv when $OUT is set)
 #   cpu-bench      the same model on the CPU backend (all cores, depth 0)
 #   zoo            CPU zoo dequantization check on this machine (sanity)
 #   dequant-bench  nextlm_bench_cuda_dequant
+# NEXTLM_GPU_TEST_TIMEOUT caps the tests step (seconds, default 600).
 # Fixtures: the bundle's are added to /tmp/nextlm-gpu-fixtures, which later runs
 # on the same machine (while it stays warm) see too; see gpu_pack.sh.
 set -uo pipefail
@@ -88,7 +93,8 @@ run_logits() {
     echo "== GPU tests"
     if [ -f "$fx/models/tiny-qwen3next-zoo.gguf" ]; then spec="[gpu]"; else spec="[gpu]~[fixtures],[gpu][backend][fixtures]"; fi
     SECONDS=0
-    .gpu/bin/nextlm_tests "$spec" --durations yes; echo "rc=$? (${SECONDS} s)"
+    timeout -k 5 "${NEXTLM_GPU_TEST_TIMEOUT:-600}" .gpu/bin/nextlm_tests "$spec" --durations yes
+    echo "rc=$? (${SECONDS} s)"
   fi
   if has_step logits; then
     echo "== nextlm logits --device cuda vs the exact references"
@@ -96,12 +102,33 @@ run_logits() {
     run_logits
     echo "(${SECONDS} s)"
   fi
-  if has_step bench || has_step cpu-bench; then
+  if has_step bench || has_step cpu-bench || has_step profile; then
     [ -f $bench_model ] || $nl synth --preset bench-cpu --types iq3_m --out $bench_model >/dev/null
   fi
   if has_step bench; then
     echo "== nextlm bench --device cuda (bench-cpu shape, IQ3_M)"
     timeout 150 $nl bench $bench_model --device cuda -p 512 -n 128 -d 0,4096; echo "rc=$?"
+  fi
+  if has_step reap; then
+    echo "== nextlm bench --device cuda (reap-40b shape, IQ3_M, KV q8_0/q4_0)"
+    reap=/tmp/nextlm-reap-40b-iq3_m.gguf
+    [ -f $reap ] || timeout 60 $nl synth --preset reap-40b --types iq3_m --out $reap --threads "$(nproc)" >/dev/null
+    timeout 120 $nl bench $reap --device cuda -p 512 -n 64 -d 0 --cache-type-k q8_0 --cache-type-v q4_0; echo "rc=$?"
+  fi
+  if has_step profile; then
+    echo "== nsys profile of a short bench-cpu decode"
+    nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)
+    if [ -n "$nsys" ]; then
+      rm -f /tmp/nextlm-prof.nsys-rep /tmp/nextlm-prof.sqlite
+      timeout 60 "$nsys" profile --trace=cuda --sample=none --cpuctxsw=none -o /tmp/nextlm-prof \
+        $nl bench $bench_model --device cuda -p 16 -n 64 -d 0 >/dev/null 2>&1
+      for r in cuda_gpu_kern_sum cuda_api_sum; do
+        timeout 40 "$nsys" stats -q --report $r --format csv /tmp/nextlm-prof.nsys-rep > "${OUT:-/tmp}/nsys_$r.csv" 2>&1
+        head -25 "${OUT:-/tmp}/nsys_$r.csv" | cut -c1-220
+      done
+    else
+      echo "nsys: not installed"
+    fi
   fi
   if has_step cpu-bench; then
     echo "== nextlm bench on the CPU backend, $(nproc) threads"

@@ -168,7 +168,10 @@ TEST_CASE("cuda backend: matmul of every type, mat-vec and GEMM sizes", "[.][gpu
     const int64_t cols = ti->block_size == 1 ? 37 : (ti->block_size == 32 ? 96 : 512), rows = 37, n_mats = 2;
     const auto bytes = random_matrix(ti->type, rng, cols, rows * n_mats);
     for (auto mode : {runtime::ComputeMode::kNative, runtime::ComputeMode::kExact}) {
-      const auto wc = cpu.prepare_weight(ti->type, bytes.data(), cols, rows, n_mats, mode);
+      // The reference is the CPU's exact mode in both modes: the CPU's native
+      // mode quantizes activations to q8 (integer dot kernels), while the
+      // GPU's native mode keeps f32 activations, the exact mode's arithmetic.
+      const auto wc = cpu.prepare_weight(ti->type, bytes.data(), cols, rows, n_mats, runtime::ComputeMode::kExact);
       const auto wg = g->prepare_weight(ti->type, bytes.data(), cols, rows, n_mats, mode);
       for (int64_t T : {1, 3, 8, 9, 20}) {
         INFO("type " << ti->name << (mode == runtime::ComputeMode::kExact ? " exact" : " native") << ", " << T
@@ -185,7 +188,7 @@ TEST_CASE("cuda backend: matmul of every type, mat-vec and GEMM sizes", "[.][gpu
   SECTION("a large q8_0 matrix: several dequantization chunks for cuBLAS") {
     const int64_t cols = 4096, rows = 8200;  // 33.6M elements > one 32M-element chunk
     const auto bytes = random_matrix(Type::Q8_0, rng, cols, rows);
-    const auto wc = cpu.prepare_weight(Type::Q8_0, bytes.data(), cols, rows, 1, runtime::ComputeMode::kNative);
+    const auto wc = cpu.prepare_weight(Type::Q8_0, bytes.data(), cols, rows, 1, runtime::ComputeMode::kExact);
     const auto wg = g->prepare_weight(Type::Q8_0, bytes.data(), cols, rows, 1, runtime::ComputeMode::kNative);
     for (int64_t T : {1, 11}) {
       INFO(T << " tokens");
@@ -195,6 +198,83 @@ TEST_CASE("cuda backend: matmul of every type, mat-vec and GEMM sizes", "[.][gpu
       float* y = g.zeros(ref.size());
       g->matmul(wg, 0, g.up(x), T, y);
       CHECK_CLOSE(g.down(y, ref.size()), ref, 2e-5);
+    }
+  }
+}
+
+TEST_CASE("cuda backend: mat-vec with staged activations, awkward sizes and the fallback", "[.][gpu][backend]") {
+  // Rows not a multiple of the 16 rows of a thread block, long rows (several
+  // rounds of 32 sub-blocks per lane, a partial last round), token counts
+  // whose activations fit the 48 KiB of shared memory (staged kernel) and
+  // ones that do not (v1 kernel).
+  runtime::CpuBackend cpu(8);
+  Gpu g;
+  util::Rng rng(29);
+  for (Type t : {Type::IQ3_S, Type::Q4_K, Type::Q8_0, Type::IQ4_XS, Type::MXFP4, Type::Q6_K, Type::IQ2_XXS}) {
+    const quant::TypeInfo& ti = quant::type_info(t);
+    for (int64_t rows : {int64_t{1}, int64_t{17}, int64_t{45}}) {
+      const int64_t cols = ti.block_size == 32 ? 32 * 185 : 256 * 23;
+      const auto bytes = random_matrix(t, rng, cols, rows * 2);
+      const auto wc = cpu.prepare_weight(t, bytes.data(), cols, rows, 2, runtime::ComputeMode::kExact);
+      const auto wg = g->prepare_weight(t, bytes.data(), cols, rows, 2, runtime::ComputeMode::kNative);
+      for (int64_t T : {1, 2, 5, 8}) {
+        INFO("type " << ti.name << ", " << rows << " x " << cols << ", " << T << " tokens");
+        const auto x = random_vec(rng, T * cols);
+        std::vector<float> ref(T * rows);
+        cpu.matmul(wc, 1, x.data(), T, ref.data());
+        float* y = g.zeros(ref.size());
+        g->matmul(wg, 1, g.up(x), T, y);
+        CHECK_CLOSE(g.down(y, ref.size()), ref, 2e-5);
+      }
+    }
+  }
+}
+
+TEST_CASE("cuda backend: split-K decode attention over a long context", "[.][gpu][backend]") {
+  // Few (token, head) pairs over thousands of cells: the attention is split
+  // over the context and merged; tokens at position 0 leave most splits empty.
+  runtime::CpuBackend cpu(8);
+  Gpu g;
+  util::Rng rng(47);
+  struct Case {
+    Type k, v;
+    int head_dim;
+  };
+  const Case cases[] = {{Type::Q8_0, Type::Q4_0, 128}, {Type::F16, Type::F16, 40}, {Type::BF16, Type::Q8_0, 256}};
+  for (const Case& c : cases) {
+    INFO("k " << quant::type_info(c.k).name << ", v " << quant::type_info(c.v).name << ", head_dim " << c.head_dim);
+    const int H = 4, Hkv = 1, hd = c.head_dim;
+    const int64_t n_cells = 5003;
+    const runtime::AttentionShape s{H, Hkv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+    runtime::KvLayerView kc;
+    kc.k_type = c.k;
+    kc.v_type = c.v;
+    kc.k_row_bytes = quant::row_bytes(c.k, hd);
+    kc.v_row_bytes = quant::row_bytes(c.v, hd);
+    kc.n_cells = n_cells;
+    std::vector<uint8_t> kbuf(n_cells * Hkv * kc.k_row_bytes), vbuf(n_cells * Hkv * kc.v_row_bytes);
+    kc.k = kbuf.data();
+    kc.v = vbuf.data();
+    runtime::KvLayerView kg = kc;
+    kg.k = g.zeros(kbuf.size() / 4 + 1);
+    kg.v = g.zeros(vbuf.size() / 4 + 1);
+    std::vector<int32_t> cells(n_cells);
+    for (int64_t i = 0; i < n_cells; ++i) cells[i] = static_cast<int32_t>(i);
+    const auto k = random_vec(rng, n_cells * Hkv * hd, -2, 2), v = random_vec(rng, n_cells * Hkv * hd, -2, 2);
+    cpu.kv_store(kc, k.data(), v.data(), n_cells, s, cells.data());
+    g->kv_store(kg, g.up(k), g.up(v), n_cells, s, cells.data());
+    for (float qscale : {1.0f, 8.0f}) {
+      for (const std::vector<int32_t>& pos : {std::vector<int32_t>{5002}, std::vector<int32_t>{257},
+                                              std::vector<int32_t>{0, 4097, 5002}, std::vector<int32_t>{1, 2}}) {
+        const auto T = static_cast<int64_t>(pos.size());
+        INFO(T << " tokens, last position " << pos.back() << ", q scale " << qscale);
+        const auto q = random_vec(rng, T * H * hd, -qscale, qscale);
+        std::vector<float> ref(T * H * hd);
+        cpu.attention(kc, q.data(), T, s, pos.data(), ref.data());
+        float* out = g.zeros(ref.size());
+        g->attention(kg, g.up(q), T, s, pos.data(), out);
+        CHECK_CLOSE(g.down(out, ref.size()), ref, 1e-4);
+      }
     }
   }
 }
@@ -422,23 +502,24 @@ TEST_CASE("cuda backend: MoE block with and without the shared expert", "[.][gpu
     const auto down = random_matrix(c.down, rng, F, E * n, 0.1f);
     const auto gs = random_matrix(c.shared, rng, E, F, 0.1f), us = random_matrix(c.shared, rng, E, F, 0.1f);
     const auto ds = random_matrix(c.shared, rng, F, E, 0.1f);
-    auto make = [&](Backend& b) {
+    // The CPU reference in exact mode (see the matmul test).
+    auto make = [&](Backend& b, runtime::ComputeMode mode) {
       runtime::MoeWeights m;
       m.n_expert = c.n_expert;
       m.n_expert_used = c.k;
       m.router = b.prepare_vector(router.data(), router.size());
-      m.gate_exps = b.prepare_weight(c.gate_up, gate.data(), E, F, n, c.mode);
-      m.up_exps = b.prepare_weight(c.gate_up, up.data(), E, F, n, c.mode);
-      m.down_exps = b.prepare_weight(c.down, down.data(), F, E, n, c.mode);
+      m.gate_exps = b.prepare_weight(c.gate_up, gate.data(), E, F, n, mode);
+      m.up_exps = b.prepare_weight(c.gate_up, up.data(), E, F, n, mode);
+      m.down_exps = b.prepare_weight(c.down, down.data(), F, E, n, mode);
       if (c.has_shared) {
-        m.gate_shexp = b.prepare_weight(c.shared, gs.data(), E, F, 1, c.mode);
-        m.up_shexp = b.prepare_weight(c.shared, us.data(), E, F, 1, c.mode);
-        m.down_shexp = b.prepare_weight(c.shared, ds.data(), F, E, 1, c.mode);
+        m.gate_shexp = b.prepare_weight(c.shared, gs.data(), E, F, 1, mode);
+        m.up_shexp = b.prepare_weight(c.shared, us.data(), E, F, 1, mode);
+        m.down_shexp = b.prepare_weight(c.shared, ds.data(), F, E, 1, mode);
         if (c.shared_gate) m.shared_gate_inp = b.prepare_vector(sgate.data(), sgate.size());
       }
       return m;
     };
-    const runtime::MoeWeights mc = make(cpu), mg = make(*g);
+    const runtime::MoeWeights mc = make(cpu, runtime::ComputeMode::kExact), mg = make(*g, c.mode);
     for (int64_t T : {1, 5, 8, 9, 37}) {
       INFO(c.n_expert << " experts, top-" << c.k << ", " << T << " tokens, shared " << c.has_shared);
       const auto x = random_vec(rng, T * E, -2, 2);
@@ -466,7 +547,8 @@ TEST_CASE("cuda backend: fixture models give the CPU backend's logits", "[.][gpu
     auto gpu = cuda::make_cuda_backend(0);
     for (auto mode : {runtime::ComputeMode::kExact, runtime::ComputeMode::kNative}) {
       const bool exact = mode == runtime::ComputeMode::kExact;
-      model::Qwen3NextModel mc(*f, cpu, mode), mg(*f, *gpu, mode);
+      // The CPU reference runs in exact mode (see the matmul test).
+      model::Qwen3NextModel mc(*f, cpu, runtime::ComputeMode::kExact), mg(*f, *gpu, mode);
       const int64_t V = mc.config().n_vocab;
       util::Rng rng(99);
       std::vector<int32_t> toks(45);
