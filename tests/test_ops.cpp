@@ -7,6 +7,7 @@
 
 #include "nextlm/error.h"
 #include "quant/dequant.h"
+#include "quant/dot.h"
 #include "quant/quantize.h"
 #include "quant/random_blocks.h"
 #include "runtime/cpu/cpu_backend.h"
@@ -228,15 +229,26 @@ TEST_CASE("ops: matmul with every weight type equals dequantize-then-multiply", 
     std::vector<uint8_t> w(rb * rows);
     for (int64_t r = 0; r < rows; ++r) quant::fill_random_row(ti->type, rng, w.data() + r * rb, cols, 0.1f);
     auto x = random_vec(rng, T * cols);
+    // Native mode with an integer dot kernel (quant/dot.h) multiplies by the
+    // activations rounded to q8 per 32 elements: the reference does the same.
+    std::vector<float> xq(x.size());
+    {
+      std::vector<int8_t> q(x.size());
+      std::vector<float> d(x.size() / 32), s(x.size() / 32);
+      quant::quantize_act_q8(x.data(), static_cast<int64_t>(x.size()), q.data(), d.data(), s.data());
+      for (size_t i = 0; i < x.size(); ++i) xq[i] = d[i / 32] * q[i];
+    }
     for (auto mode : {runtime::ComputeMode::kNative, runtime::ComputeMode::kExact}) {
       runtime::Weight wt = b.prepare_weight(ti->type, w.data(), cols, rows, 1, mode);
+      const bool q8 = mode == runtime::ComputeMode::kNative && quant::dot_kernels(ti->type).unpack != nullptr;
+      const std::vector<float>& xr = q8 ? xq : x;
       std::vector<float> y(T * rows), ref(T * rows), row(cols);
       b.matmul(wt, 0, x.data(), T, y.data());
       for (int64_t r = 0; r < rows; ++r) {
         quant::dequantize_row(ti->type, w.data() + r * rb, row.data(), cols);
         for (int64_t t = 0; t < T; ++t) {
           double s = 0;
-          for (int64_t c = 0; c < cols; ++c) s += double(row[c]) * x[t * cols + c];
+          for (int64_t c = 0; c < cols; ++c) s += double(row[c]) * xr[t * cols + c];
           ref[t * rows + r] = static_cast<float>(s);
         }
       }

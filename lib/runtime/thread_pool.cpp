@@ -1,8 +1,46 @@
 #include "runtime/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NLM_CPU_RELAX() _mm_pause()
+#else
+#define NLM_CPU_RELAX() std::this_thread::yield()
+#endif
 
 namespace nextlm::runtime {
+
+namespace {
+// How long a thread polls before it sleeps. Default 0 (a few polls, then the
+// condition variable): on the shared 2-core machine spinning took CPU from the
+// very thread being waited for (tg 3.3 vs 3.6 tok/s with 50 us). A dedicated
+// machine may prefer ~50 us.
+// NEXTLM_POOL_SPIN_US overrides it (0: poll a few times, then sleep).
+std::chrono::microseconds spin_time() {
+  static const std::chrono::microseconds t = [] {
+    const char* env = std::getenv("NEXTLM_POOL_SPIN_US");
+    return std::chrono::microseconds(env ? std::atoi(env) : 0);
+  }();
+  return t;
+}
+
+// Polls pred until it holds or spin_time() passes; true if it holds.
+template <typename Pred>
+bool spin_until(Pred pred) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto limit = spin_time();
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (pred()) return true;
+      NLM_CPU_RELAX();
+    }
+    if (std::chrono::steady_clock::now() - t0 >= limit) return pred();
+  }
+}
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
   for (int i = 1; i < std::max(1, n_threads); ++i) workers_.emplace_back([this, i] { worker(i); });
@@ -11,36 +49,45 @@ ThreadPool::ThreadPool(int n_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true);
   }
   start_cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_share(int index) {
-  const int64_t begin = index * job_chunk_;
-  const int64_t end = std::min(job_n_, begin + job_chunk_);
-  if (begin >= end) return;
-  try {
-    (*job_)(begin, end);
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!error_) error_ = std::current_exception();
+// Takes chunks of the current job until none is left: dynamic, so a thread
+// that the OS delays (other processes on the same cores) holds up no one.
+void ThreadPool::run_share(int) {
+  for (;;) {
+    const int64_t begin = next_.fetch_add(job_chunk_, std::memory_order_relaxed);
+    if (begin >= job_n_) return;
+    const int64_t end = std::min(job_n_, begin + job_chunk_);
+    try {
+      (*job_)(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!error_) error_ = std::current_exception();
+    }
   }
 }
 
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
-    {
+    auto ready = [&] {
+      return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen;
+    };
+    if (!spin_until(ready)) {
       std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      start_cv_.wait(lock, ready);
     }
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = generation_.load(std::memory_order_acquire);
     run_share(index);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--pending_ == 0) done_cv_.notify_one();
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mu_);  // pairs with the predicate check in parallel_for
+      done_cv_.notify_one();
+    }
   }
 }
 
@@ -55,15 +102,26 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
     std::lock_guard<std::mutex> lock(mu_);
     job_ = &fn;
     job_n_ = n;
-    job_chunk_ = (n + size() - 1) / size();
-    pending_ = static_cast<int>(workers_.size());
+    // A few chunks per thread (NEXTLM_POOL_CHUNKS, default 4), none smaller than the grain.
+    static const int64_t per_thread = [] {
+      const char* env = std::getenv("NEXTLM_POOL_CHUNKS");
+      return std::max<int64_t>(1, env ? std::atoi(env) : 4);
+    }();
+    const int64_t parts = per_thread * size();
+    job_chunk_ = std::max<int64_t>(std::max<int64_t>(1, grain), (n + parts - 1) / parts);
+    next_.store(0, std::memory_order_relaxed);
+    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
     error_ = nullptr;
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   start_cv_.notify_all();
   run_share(0);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  if (!spin_until(done)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, done);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
   job_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }

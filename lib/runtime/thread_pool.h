@@ -1,9 +1,14 @@
 // Persistent worker threads for the CPU backend: ops split their work with
-// parallel_for instead of creating threads per op.
+// parallel_for instead of creating threads per op. Work is handed out in
+// chunks from an atomic counter (a thread delayed by the OS holds up no one);
+// idle threads may poll briefly (NEXTLM_POOL_SPIN_US) before sleeping on a
+// condition variable.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -22,7 +27,8 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls fn(begin, end) on disjoint ranges covering [0, n), split in
-  // contiguous chunks of at least `grain` items. Returns when all are done;
+  // contiguous chunks of at least `grain` items (except a last, shorter one),
+  // handed out dynamically: a thread may get several. Returns when all are done;
   // the first exception thrown by fn is rethrown here.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
@@ -35,10 +41,11 @@ class ThreadPool {
   std::condition_variable start_cv_, done_cv_;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0, job_chunk_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
-  std::exception_ptr error_;
+  std::atomic<uint64_t> generation_{0};  // bumped (under mu_) to publish a job
+  std::atomic<int> pending_{0};          // workers still running the current job
+  std::atomic<int64_t> next_{0};         // first index not yet handed out
+  std::atomic<bool> stop_{false};
+  std::exception_ptr error_;  // guarded by mu_
 };
 
 }  // namespace nextlm::runtime

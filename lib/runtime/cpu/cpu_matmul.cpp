@@ -1,12 +1,14 @@
 // Matrix products with weights in any GGUF type, and the MoE block. A weight
-// row is dequantized once into a per-thread buffer and then dotted with every
-// token of the batch, so a prefill reads each row once.
+// row is decoded once into a per-thread buffer (int8 codes for the types with
+// integer dot kernels, quant/dot.h; else f32) and then dotted with every token
+// of the batch, so a prefill reads each row once.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <vector>
 
 #include "quant/dequant.h"
+#include "quant/dot.h"
 #include "runtime/cpu/cpu_backend.h"
 
 namespace nextlm::runtime {
@@ -14,6 +16,40 @@ namespace nextlm::runtime {
 void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) {
   const auto* base = static_cast<const uint8_t*>(w.data) + mat * w.matrix_bytes;
   const int64_t cols = w.cols, rows = w.rows;
+  const quant::DotKernels k = w.type == quant::Type::F32 ? quant::DotKernels{} : quant::dot_kernels(w.type);
+  if (k.unpack != nullptr && cols % 32 == 0) {
+    // Integer path (native mode): activations to q8 once, each weight row
+    // unpacked once to int8 codes and dotted with every token; rows go in
+    // tiles so a token's activations stay in L1 across the tile.
+    const int64_t nsub = cols / 32;
+    std::vector<int8_t> qx(static_cast<size_t>(n_tokens * cols));
+    std::vector<float> dx(static_cast<size_t>(n_tokens * nsub)), sx(dx.size());
+    pool_.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t)
+        quant::quantize_act_q8(x + t * cols, cols, qx.data() + t * cols, dx.data() + t * nsub, sx.data() + t * nsub);
+    });
+    constexpr int64_t kTile = 16;
+    pool_.parallel_for(rows, 8, [&](int64_t r0, int64_t r1) {
+      const int64_t tile = std::min<int64_t>(kTile, r1 - r0);
+      std::vector<int8_t> q(static_cast<size_t>(tile * cols));
+      std::vector<float> ws(static_cast<size_t>(tile * (cols / 16))), m(static_cast<size_t>(tile * nsub));
+      for (int64_t rb = r0; rb < r1; rb += tile) {
+        const int64_t nr = std::min(tile, r1 - rb);
+        for (int64_t i = 0; i < nr; ++i)
+          k.unpack(base + (rb + i) * w.row_bytes, cols, q.data() + i * cols, ws.data() + i * (cols / 16),
+                   m.data() + i * nsub);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          const int8_t* qt = qx.data() + t * cols;
+          const float* dt = dx.data() + t * nsub;
+          const float* st = sx.data() + t * nsub;
+          for (int64_t i = 0; i < nr; ++i)
+            y[t * rows + rb + i] =
+                k.dot(q.data() + i * cols, ws.data() + i * (cols / 16), m.data() + i * nsub, qt, dt, st, cols);
+        }
+      }
+    });
+    return;
+  }
   pool_.parallel_for(rows, 8, [&](int64_t r0, int64_t r1) {
     std::vector<float> tmp(w.type == quant::Type::F32 ? 0 : cols);
     for (int64_t r = r0; r < r1; ++r) {

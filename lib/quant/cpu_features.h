@@ -1,0 +1,30 @@
+// Run-time CPU feature detection (x86-64: cpuid plus the OS-enabled register
+// state in XCR0), so SIMD kernels compiled per ISA with function-level target
+// attributes are only called where both the CPU and the OS support them.
+// AMX is never used (advertised but faulting on some VMs).
+#pragma once
+
+#include <string_view>
+
+namespace nextlm::quant {
+
+struct CpuFeatures {
+  bool avx2 = false;      // AVX2 + FMA + F16C, YMM state enabled by the OS
+  bool avx512 = false;    // AVX-512 F/BW/VL/DQ, ZMM + opmask state enabled
+  bool avx512vnni = false;
+  bool avx512bf16 = false;
+};
+
+// Detected once (thread-safe); cheap to call.
+const CpuFeatures& cpu_features();
+
+// Kernel families, best last.
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// The ISA the kernels use: the best the machine supports, lowered by the
+// environment variable NEXTLM_CPU_ISA=scalar|avx2|avx512 (never raised).
+Isa active_isa();
+bool isa_supported(Isa isa);
+std::string_view isa_name(Isa isa);
+
+}  // namespace nextlm::quant

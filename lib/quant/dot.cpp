@@ -1,0 +1,50 @@
+#include "quant/dot.h"
+
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace nextlm::quant {
+
+void quantize_act_q8(const float* x, int64_t n, int8_t* q, float* d, float* s) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float* xb = x + 32 * b;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
+    const float db = amax / 127.0f;
+    const float id = db > 0.0f ? 1.0f / db : 0.0f;
+    int sum = 0;
+    for (int i = 0; i < 32; ++i) {
+      const int v = static_cast<int>(std::nearbyint(xb[i] * id));
+      q[32 * b + i] = static_cast<int8_t>(v);
+      sum += v;
+    }
+    d[b] = db;
+    s[b] = db * static_cast<float>(sum);
+  }
+}
+
+DotKernels dot_kernels(Type t, Isa isa) {
+  if (!isa_supported(isa)) return {};
+  switch (isa) {
+    case Isa::kScalar: return detail::dot_kernels_scalar(t);
+    case Isa::kAvx2: return detail::dot_kernels_avx2(t);
+    case Isa::kAvx512: return detail::dot_kernels_avx512(t);
+  }
+  return {};
+}
+
+DotKernels dot_kernels(Type t) {
+  static const std::array<DotKernels, 64> table = [] {
+    std::array<DotKernels, 64> a{};
+    // NEXTLM_INT_DOT=0 turns the integer kernels off (the f32 path then runs).
+    if (const char* env = std::getenv("NEXTLM_INT_DOT"); env && std::strcmp(env, "0") == 0) return a;
+    for (uint32_t i = 0; i < a.size(); ++i) a[i] = dot_kernels(static_cast<Type>(i), active_isa());
+    return a;
+  }();
+  const auto i = static_cast<uint32_t>(t);
+  return i < table.size() ? table[i] : DotKernels{};
+}
+
+}  // namespace nextlm::quant

@@ -1,0 +1,27 @@
+// AVX2 integer dot kernels (see dot.h, dot_kernels.inc): compiled for
+// AVX2/FMA by target pragma, only called where cpu_features() reports AVX2.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "quant/block_decode.h"
+#include "quant/blocks.h"
+#include "quant/dot.h"
+#include "quant/fp16.h"
+#include "quant/hd.h"
+#include "quant/tables.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#include <immintrin.h>
+#define NLM_DOT_NS avx2
+#define NLM_DOT_CORE 1
+#define NLM_DOT_ENTRY dot_kernels_avx2
+#include "quant/dot_kernels.inc"
+#pragma GCC pop_options
+#else
+namespace nextlm::quant::detail {
+DotKernels dot_kernels_avx2(Type) { return {}; }
+}
+#endif

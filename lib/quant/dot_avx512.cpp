@@ -1,0 +1,28 @@
+// AVX-512 (VNNI) integer dot kernels (see dot.h, dot_kernels.inc): compiled
+// by target pragma, only called where cpu_features() reports AVX-512 VNNI
+// with the ZMM state enabled by the OS. Never AMX.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "quant/block_decode.h"
+#include "quant/blocks.h"
+#include "quant/dot.h"
+#include "quant/fp16.h"
+#include "quant/hd.h"
+#include "quant/tables.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#include <immintrin.h>
+#define NLM_DOT_NS avx512
+#define NLM_DOT_CORE 2
+#define NLM_DOT_ENTRY dot_kernels_avx512
+#include "quant/dot_kernels.inc"
+#pragma GCC pop_options
+#else
+namespace nextlm::quant::detail {
+DotKernels dot_kernels_avx512(Type) { return {}; }
+}
+#endif

@@ -1,0 +1,80 @@
+// The integer dot kernels of quant/dot.h: every ISA the machine has against
+// the scalar kernels, and those against dequantize-then-multiply with the
+// q8-rounded activations.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "quant/cpu_features.h"
+#include "quant/dequant.h"
+#include "quant/dot.h"
+#include "quant/random_blocks.h"
+#include "util/rng.h"
+
+using namespace nextlm;
+
+TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blocks", "[quant][dot]") {
+  util::Rng rng(11);
+  const int64_t n = 1024;
+  int checked = 0;
+  for (uint32_t id = 0; id < 40; ++id) {
+    const quant::TypeInfo* ti = quant::type_info(id);
+    if (!ti || !ti->can_dequantize) continue;
+    const quant::Type t = ti->type;
+    if (!quant::dot_kernels(t, quant::Isa::kScalar).unpack) continue;
+    INFO("type " << ti->name);
+    for (int rep = 0; rep < 4; ++rep) {
+      std::vector<uint8_t> w(quant::row_bytes(t, n));
+      quant::fill_random_row(t, rng, w.data(), n, 0.5f);
+      std::vector<float> x(n), wf(n);
+      for (float& v : x) v = rng.uniform(-2.0f, 2.0f);
+      if (rep == 3) std::fill(x.begin(), x.begin() + 64, 0.0f);  // all-zero activation blocks
+      std::vector<int8_t> qx(n);
+      std::vector<float> dx(n / 32), sx(n / 32);
+      quant::quantize_act_q8(x.data(), n, qx.data(), dx.data(), sx.data());
+      quant::dequantize_row(t, w.data(), wf.data(), n);
+      double ref = 0, mag = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double xi = double(dx[i / 32]) * qx[i];
+        ref += double(wf[i]) * xi;
+        mag += std::fabs(double(wf[i]) * xi);
+      }
+      // The unpacked codes and scales reproduce the dequantized row.
+      std::vector<int8_t> q(n);
+      std::vector<float> ws(n / 16), m(n / 32);
+      quant::dot_kernels(t, quant::Isa::kScalar).unpack(w.data(), n, q.data(), ws.data(), m.data());
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = ws[i / 16] * q[i] - m[i / 32];
+        REQUIRE(std::fabs(v - wf[i]) <= 1e-6f * (1.0f + std::fabs(wf[i])));
+      }
+      float scalar = 0.0f;
+      for (auto isa : {quant::Isa::kScalar, quant::Isa::kAvx2, quant::Isa::kAvx512}) {
+        if (!quant::isa_supported(isa)) continue;
+        INFO("isa " << quant::isa_name(isa));
+        const quant::DotKernels k = quant::dot_kernels(t, isa);
+        REQUIRE(k.unpack != nullptr);
+        std::vector<int8_t> q2(n);
+        std::vector<float> ws2(n / 16), m2(n / 32);
+        k.unpack(w.data(), n, q2.data(), ws2.data(), m2.data());
+        CHECK(q2 == q);
+        CHECK(ws2 == ws);
+        CHECK(m2 == m);
+        const float r = k.dot(q2.data(), ws2.data(), m2.data(), qx.data(), dx.data(), sx.data(), n);
+        CHECK(std::fabs(r - ref) <= 1e-5 * mag + 1e-6);
+        if (isa == quant::Isa::kScalar) scalar = r;
+        CHECK(std::fabs(r - scalar) <= 1e-5 * mag + 1e-6);
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked >= 11 * 4);
+}
+
+TEST_CASE("dot kernels: feature detection is consistent", "[quant][dot]") {
+  const quant::CpuFeatures& f = quant::cpu_features();
+  if (f.avx512) CHECK(f.avx2);
+  if (f.avx512vnni) CHECK(f.avx512);
+  CHECK(quant::isa_supported(quant::Isa::kScalar));
+  CHECK(quant::isa_supported(quant::active_isa()));
+}
