@@ -48,7 +48,7 @@ std::string token_text(const gguf::GgufFile& f, const char* id_key) {
 
 ChatTemplate ChatTemplate::from_gguf(const gguf::GgufFile& file, std::string_view name) {
   std::string key = "tokenizer.chat_template";
-  if (!name.empty()) key += "." + std::string(name);
+  if (!name.empty()) key.append(1, '.').append(name);
   const gguf::Value* v = file.find(key);
   if (!v || !v->is_string()) {
     throw Error(ErrorCode::kInvalidArgument,

@@ -40,7 +40,7 @@ ToolCallFormat detect_tool_call_format(std::string_view template_source);
 struct ChatRequest {
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   std::optional<nlohmann::ordered_json> tools;  // unset: `tools` is undefined in the template
-  bool add_generation_prompt = true;
+  bool add_generation_prompt = true;  // (transformers defaults to false; a prompt for generation wants true)
   // More template variables (e.g. {"enable_thinking": false}); they override
   // the ones above.
   nlohmann::ordered_json extra = nlohmann::ordered_json::object();

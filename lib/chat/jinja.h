@@ -30,6 +30,7 @@ struct RenderLimits {
   uint64_t max_loop_iterations = 2'000'000;  // all for-loop iterations together
   size_t max_output_bytes = 64u << 20;       // output and every string built on the way
   int max_call_depth = 200;                  // nested macro / caller / recursive-loop calls
+  int max_eval_depth = 1500;                 // nested statements + expressions being evaluated (stack)
 };
 
 struct RenderOptions {

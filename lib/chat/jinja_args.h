@@ -43,7 +43,11 @@ class Args {
     if (!has(i)) return fallback;
     const Value& v = vals_[i];
     if (v.is_int() || v.is_bool()) return v.as_int();
-    if (v.is_float()) return static_cast<int64_t>(v.as_float());
+    if (v.is_float()) {
+      const double f = v.as_float();
+      if (!(f > -9.2e18 && f < 9.2e18)) raise("OverflowError", "cannot convert float " + to_str(v) + " to integer");
+      return static_cast<int64_t>(f);
+    }
     raise("TypeError", std::string(fname_) + "(): expected an integer, got " + py_type(v));
   }
   // A string parameter; nullopt when absent or None.

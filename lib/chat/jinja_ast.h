@@ -70,6 +70,7 @@ enum class StmtKind : uint8_t {
   kBreak,
   kContinue,
   kBody,         // a plain body (block, generation)
+  kUnsupported,  // extends / include / import: fails when reached (text: the message)
 };
 
 struct Stmt;

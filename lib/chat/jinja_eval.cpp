@@ -102,6 +102,15 @@ static FramePtr child_of(const FramePtr& parent) {
 }
 
 Interpreter::Flow Interpreter::exec(const Stmt& s, const FramePtr& frame) {
+  if (++eval_depth_ > opts_.limits.max_eval_depth) {
+    --eval_depth_;
+    raise("LimitExceeded",
+          "template evaluation nested too deeply (" + std::to_string(opts_.limits.max_eval_depth) + " levels)");
+  }
+  struct Restore {
+    int& d;
+    ~Restore() { --d; }
+  } restore{eval_depth_};
   step();
   line_ = s.line;
   switch (s.kind) {
@@ -113,13 +122,27 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const FramePtr& frame) {
       return exec_body(s.else_body, frame);
     case StmtKind::kFor: return exec_for(s, frame, eval(*s.expr, frame), 0);
     case StmtKind::kSet: assign(*s.target, eval(*s.expr, frame), frame); return Flow::kNormal;
+    case StmtKind::kMacro: frame->vars[s.text] = make_macro(s, frame, s.text); return Flow::kNormal;
+    case StmtKind::kSetBlock:
+    case StmtKind::kCallBlock:
+    case StmtKind::kFilterBlock:
+    case StmtKind::kWith: return exec_block(s, frame);
+    case StmtKind::kBreak: return Flow::kBreak;
+    case StmtKind::kContinue: return Flow::kContinue;
+    case StmtKind::kBody: return exec_body(s.body, frame);
+    case StmtKind::kUnsupported: raise("TypeError", s.text);
+  }
+  return Flow::kNormal;
+}
+
+Interpreter::Flow Interpreter::exec_block(const Stmt& s, const FramePtr& frame) {
+  switch (s.kind) {
     case StmtKind::kSetBlock: {
       Value v = Value::string(capture(s.body, child_of(frame)));
       if (s.filter) v = eval_filter(*s.filter, frame, &v);
       assign(*s.target, v, frame);
       return Flow::kNormal;
     }
-    case StmtKind::kMacro: frame->vars[s.text] = make_macro(s, frame, s.text); return Flow::kNormal;
     case StmtKind::kCallBlock: {
       Value caller = make_macro(s, frame, "caller");
       const Expr& call = *s.expr;
@@ -140,11 +163,8 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const FramePtr& frame) {
       for (size_t i = 0; i < s.targets.size(); ++i) assign(*s.targets[i], eval(*s.values[i], frame), inner);
       return exec_body(s.body, inner);
     }
-    case StmtKind::kBreak: return Flow::kBreak;
-    case StmtKind::kContinue: return Flow::kContinue;
-    case StmtKind::kBody: return exec_body(s.body, frame);
+    default: return Flow::kNormal;
   }
-  return Flow::kNormal;
 }
 
 Interpreter::Flow Interpreter::exec_for(const Stmt& s, const FramePtr& frame, const Value& iterable, int depth) {
@@ -326,6 +346,11 @@ Value Interpreter::getattr(const Value& obj, const std::string& name) {
       return Value::missing_attr(obj, name);
     }
     default:
+      if (obj.is_list() && obj.list_data().field_names) {
+        const auto& names = *obj.list_data().field_names;
+        for (size_t i = 0; i < names.size() && i < obj.items().size(); ++i)
+          if (names[i] == name) return obj.items()[i];
+      }
       if (auto m = find_method(obj, name)) return *m;
       if (name.size() > 1 && name[0] == '_' && name[1] == '_') return Value::unsafe(obj, name);
       return Value::missing_attr(obj, name);
@@ -409,7 +434,7 @@ std::vector<Value> Interpreter::iterate(const Value& v) {
       for (size_t i = 0; i < s.size();) {
         size_t j = i;
         py::decode_at(s, j);
-        chars.push_back(Value::string(s.substr(i, j - i), v.is_markup()));
+        chars.push_back(Value::string(s.substr(i, j - i)));
         i = j;
       }
       step(chars.size() / 16);

@@ -56,12 +56,22 @@ class Interpreter {
 
   Flow exec_body(const Body& body, const FramePtr& frame);
   Flow exec(const Stmt& s, const FramePtr& frame);
+  [[gnu::noinline]] Flow exec_block(const Stmt& s, const FramePtr& frame);  // set/call/filter/with blocks
   Flow exec_for(const Stmt& s, const FramePtr& frame, const Value& iterable, int depth);
   std::string capture(const Body& body, const FramePtr& frame);
   void emit(const std::string& text);
   Value eval(const Expr& e, const FramePtr& frame);
-  Value eval_call(const Expr& e, const FramePtr& frame);
-  Value eval_filter(const Expr& e, const FramePtr& frame, const Value* subject);
+  [[gnu::noinline]] Value eval_call(const Expr& e, const FramePtr& frame);
+  [[gnu::noinline]] Value eval_sequence(const Expr& e, const FramePtr& frame);
+  [[gnu::noinline]] Value eval_dict(const Expr& e, const FramePtr& frame);
+  [[gnu::noinline]] Value eval_getitem(const Expr& e, const FramePtr& frame);
+  [[gnu::noinline]] Value eval_test(const Expr& e, const FramePtr& frame);
+  [[gnu::noinline]] Value eval_binary(const Expr& e, const FramePtr& frame);
+  [[gnu::noinline]] Value eval_logic(const Expr& e, const FramePtr& frame);
+  [[gnu::noinline]] Value eval_concat(const Expr& e, const FramePtr& frame);
+  [[gnu::noinline]] Value eval_compare(const Expr& e, const FramePtr& frame);
+  [[gnu::noinline]] Value eval_cond(const Expr& e, const FramePtr& frame);
+  [[gnu::noinline]] Value eval_filter(const Expr& e, const FramePtr& frame, const Value* subject);
   void eval_args(const Expr& e, const FramePtr& frame, CallArgs& args);
   void assign(const Expr& target, const Value& value, const FramePtr& frame);
   Value make_macro(const Stmt& def, const FramePtr& frame, const std::string& name);
@@ -73,6 +83,7 @@ class Interpreter {
   uint64_t steps_ = 0;
   uint64_t iterations_ = 0;
   int call_depth_ = 0;
+  int eval_depth_ = 0;  // nested eval()/exec() frames: bounds the C++ stack
   int line_ = 0;
   std::vector<std::shared_ptr<Object>> objects_;
   std::vector<std::shared_ptr<MacroClosure>> closures_;

@@ -25,17 +25,17 @@ bool parse_int(const std::string& text, int base, int64_t* out) {
   size_t i = 0;
   bool neg = false;
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
-  if (base == 0) {
-    base = 10;
-    if (i + 1 < s.size() && s[i] == '0') {
-      const char p = static_cast<char>(s[i + 1] | 0x20);
-      if (p == 'x' || p == 'o' || p == 'b') {
-        base = p == 'x' ? 16 : p == 'o' ? 8 : 2;
-        i += 2;
-        if (i < s.size() && s[i] == '_') ++i;
-      }
+  if (i + 1 < s.size() && s[i] == '0') {  // 0x / 0o / 0b prefixes, for base 0 or the matching base
+    const char p = static_cast<char>(s[i + 1] | 0x20);
+    const int prefixed = p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 0;
+    if (prefixed && (base == 0 || base == prefixed)) {
+      base = prefixed;
+      i += 2;
+      if (i < s.size() && s[i] == '_') ++i;
     }
   }
+  if (base == 0) base = 10;
+  if (base < 2 || base > 36) return false;
   if (i >= s.size()) return false;
   __int128 v = 0;
   bool prev_digit = false;
@@ -133,7 +133,6 @@ Value f_float(Interpreter&, const Value& v, CallArgs& a) {
 
 Value f_abs(Interpreter&, const Value& v, CallArgs& a) {
   Args(a, "abs", {});
-  if (v.is_undefined()) raise_undefined(v);
   if (v.is_int() || v.is_bool()) {
     if (v.as_int() == INT64_MIN) raise("OverflowError", "integer result too large for this engine (64-bit)");
     return Value::integer(std::llabs(v.as_int()));
@@ -162,7 +161,6 @@ Value f_round(Interpreter&, const Value& v, CallArgs& a) {
   const std::string method = args.has(1) ? to_str(args.get(1)) : "common";
   if (method != "common" && method != "ceil" && method != "floor")
     raise("FilterArgumentError", "method must be common, ceil or floor");
-  if (v.is_undefined()) raise_undefined(v);
   if (!v.is_number()) raise("TypeError", std::string("type ") + v.type_name() + " doesn't define __round__ method");
   if (method == "common") {
     if (!v.is_float()) return Value::integer(v.as_int());  // round(int, n) keeps an int (n >= 0)
@@ -205,17 +203,25 @@ Value f_indent(Interpreter& in, const Value& v, CallArgs& a) {
   Args args(a, "do_indent", {"width", "first", "blank"});
   const Value w = args.get(0, Value::integer(4));
   std::string ind = w.is_string() ? w.str() : std::string(static_cast<size_t>(std::clamp<int64_t>(args.integer(0, 4), 0, 1 << 16)), ' ');
-  std::string s = to_str(v) + "\n";
+  if (!v.is_string()) {  // jinja2 does `s += "\n"` on the value itself
+    if (v.is_undefined()) raise_undefined(v);
+    if (v.is_seq(SeqKind::kList)) raise("AttributeError", "'list' object has no attribute 'splitlines'");
+    if (v.is_seq(SeqKind::kTuple)) raise("TypeError", "can only concatenate tuple (not \"str\") to tuple");
+    raise("TypeError", std::string("unsupported operand type(s) for +=: '") + v.type_name() + "' and 'str'");
+  }
+  std::string s = v.str() + "\n";
   std::vector<std::string> lines = py::splitlines(s, false);
   in.check_size(s.size() + lines.size() * ind.size());
   std::string rv;
-  if (args.flag(2, false)) {
-    for (size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + ind : "") + lines[i];
-  } else {
-    rv = lines.empty() ? "" : lines[0];
-    for (size_t i = 1; i < lines.size(); ++i) rv += "\n" + (lines[i].empty() ? lines[i] : ind + lines[i]);
+  const bool blank = args.flag(2, false);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i) {
+      rv += '\n';
+      if (blank || !lines[i].empty()) rv += ind;
+    }
+    rv += lines[i];
   }
-  if (args.flag(1, false)) rv = ind + rv;
+  if (args.flag(1, false)) rv.insert(0, ind);
   return same_kind(std::move(rv), v);
 }
 
@@ -259,7 +265,17 @@ Value f_truncate(Interpreter&, const Value& v, CallArgs& a) {
   const int64_t length = args.integer(0, 255);
   const std::string end = args.has(2) ? to_str(args.get(2)) : "...";
   const int64_t leeway = args.integer(3, 5);
-  std::vector<uint32_t> cps = py::to_code_points(to_str(v));
+  if (v.is_undefined()) return v;
+  if (!v.is_string()) {  // jinja2 takes len() and slices of the value itself
+    const bool sized = v.is_dict() || v.is_seq(SeqKind::kList) || v.is_seq(SeqKind::kTuple) || v.is_seq(SeqKind::kRange);
+    if (!sized) raise("TypeError", std::string("object of type '") + v.type_name() + "' has no len()");
+    const size_t n = v.is_dict() ? v.dict_data().size() : v.items().size();
+    if (static_cast<int64_t>(n) <= length + leeway) return v;
+    if (v.is_dict()) raise("TypeError", "unhashable type: 'slice'");
+    if (args.flag(1, false)) raise("TypeError", std::string("can only concatenate ") + v.type_name() + " (not \"str\") to " + v.type_name());
+    raise("AttributeError", std::string("'") + v.type_name() + "' object has no attribute 'rsplit'");
+  }
+  std::vector<uint32_t> cps = py::to_code_points(v.str());
   const auto end_len = static_cast<int64_t>(py::length(end));
   if (length < end_len) raise("AssertionError", "expected length >= " + std::to_string(end_len) + ", got " + std::to_string(length));
   if (leeway < 0) raise("AssertionError", "expected leeway >= 0, got " + std::to_string(leeway));

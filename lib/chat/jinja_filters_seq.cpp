@@ -74,7 +74,8 @@ Value f_first(Interpreter& in, const Value& v, CallArgs& a) {
 
 Value f_last(Interpreter& in, const Value& v, CallArgs& a) {
   Args(a, "do_last", {});
-  if (v.is_seq(SeqKind::kGenerator) || v.is_seq(SeqKind::kReverseIter))
+  if (v.is_seq(SeqKind::kGenerator) || v.is_seq(SeqKind::kReverseIter) ||
+      !(v.is_list() || v.is_string() || v.is_dict() || v.is_undefined()))
     raise("TypeError", std::string("'") + v.type_name() + "' object is not reversible");
   std::vector<Value> items = in.iterate(v);
   if (items.empty()) return Value::undefined_hint("No last item, sequence was empty.");
@@ -97,6 +98,7 @@ Value f_join(Interpreter& in, const Value& v, CallArgs& a) {
 }
 
 Value f_map(Interpreter& in, const Value& v, CallArgs& a) {
+  if (!truthy(v)) return generator({});  // jinja2: `if value:` guards the generator
   std::vector<Value> items = in.iterate(v);
   std::vector<Value> out;
   out.reserve(items.size());
@@ -128,6 +130,7 @@ Value f_map(Interpreter& in, const Value& v, CallArgs& a) {
 
 // select / reject / selectattr / rejectattr.
 Value select_or_reject(Interpreter& in, const Value& v, CallArgs& a, bool want, bool lookup_attr) {
+  if (!truthy(v)) return generator({});  // jinja2: `if value:` guards the generator
   size_t i = 0;
   std::optional<std::string> attr;
   if (lookup_attr) {
@@ -245,6 +248,7 @@ Value f_batch(Interpreter& in, const Value& v, CallArgs& a) {
     tmp.push_back(x);
   }
   if (!tmp.empty()) {
+    in.check_size(static_cast<size_t>(std::min<int64_t>(n, int64_t{1} << 40)) * 16);
     if (args.has(1) && !args.get(1).is_none())
       while (static_cast<int64_t>(tmp.size()) < n) tmp.push_back(args.get(1));
     out.push_back(Value::list(std::move(tmp)));
@@ -256,7 +260,8 @@ Value f_slice(Interpreter& in, const Value& v, CallArgs& a) {
   Args args(a, "do_slice", {"slices", "fill_with"});
   const int64_t slices = args.integer(0, 0);
   if (slices <= 0) raise("ValueError", "slices must be positive");
-  if (slices > (1 << 20)) raise("LimitExceeded", "too many slices");
+  if (slices > 100000) raise("LimitExceeded", "too many slices");
+  in.step(static_cast<uint64_t>(slices));
   std::vector<Value> seq = in.iterate(v);
   const auto length = static_cast<int64_t>(seq.size());
   const int64_t per = length / slices, extra = length % slices;
@@ -302,9 +307,67 @@ Value f_attr(Interpreter& in, const Value& v, CallArgs& a) {
   return Value::missing_attr(v, name);
 }
 
+Value f_groupby(Interpreter& in, const Value& v, CallArgs& a) {
+  static const std::vector<std::string> kFields = {"grouper", "list"};
+  Args args(a, "do_groupby", {"attribute", "default", "case_sensitive"});
+  const std::string attr = to_str(args.get(0));
+  const bool cs = args.flag(2, false);
+  auto key_of = [&](const Value& item) {
+    Value k = lookup_attribute(in, item, attr);
+    return k.is_undefined() && args.has(1) ? args.get(1) : k;
+  };
+  std::vector<Value> items = in.iterate(v), keys;
+  for (const Value& x : items) keys.push_back(cs ? key_of(x) : ignore_case(key_of(x)));
+  std::vector<Value> sorted_keys = keys;
+  {
+    std::vector<size_t> order(items.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    in.step(items.size() * 4);
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return less(keys[x], keys[y], "<"); });
+    std::vector<Value> si;
+    sorted_keys.clear();
+    for (size_t i : order) si.push_back(items[i]), sorted_keys.push_back(keys[i]);
+    items = std::move(si);
+  }
+  std::vector<Value> out;
+  for (size_t i = 0; i < items.size();) {
+    size_t j = i + 1;
+    while (j < items.size() && equals(sorted_keys[j], sorted_keys[i])) ++j;
+    Value group = Value::tuple({cs ? sorted_keys[i] : key_of(items[i]),
+                                Value::list(std::vector<Value>(items.begin() + static_cast<std::ptrdiff_t>(i),
+                                                               items.begin() + static_cast<std::ptrdiff_t>(j)))});
+    group.list_data().field_names = &kFields;
+    out.push_back(std::move(group));
+    i = j;
+  }
+  return Value::list(std::move(out));
+}
+
+Value f_xmlattr(Interpreter&, const Value& v, CallArgs& a) {
+  Args args(a, "do_xmlattr", {"autospace"});
+  if (v.is_undefined()) raise_undefined(v);
+  if (!v.is_dict()) raise("AttributeError", std::string("'") + v.type_name() + "' object has no attribute 'items'");
+  std::string rv;
+  for (const auto& [k, x] : v.dict_data().entries) {
+    if (x.is_none() || x.is_undefined()) continue;
+    const std::string key = to_str(k);
+    if (key.find_first_of(" \t\n\r\f\v/>=") != std::string::npos)
+      raise("ValueError", "Invalid character in attribute name: " + py::repr_string(key));
+    if (!rv.empty()) rv += ' ';
+    rv += py::html_escape(key);
+    rv += "=\"";
+    rv += x.is_markup() ? x.str() : py::html_escape(to_str(x));
+    rv += '"';
+  }
+  if (args.flag(0, true) && !rv.empty()) rv = std::string(1, ' ').append(rv);
+  return Value::string(std::move(rv), true);
+}
+
 }  // namespace
 
 void add_sequence_filters(FilterTable& t) {
+  t["groupby"] = f_groupby;
+  t["xmlattr"] = f_xmlattr;
   t["length"] = f_length;
   t["count"] = f_length;
   t["first"] = f_first;

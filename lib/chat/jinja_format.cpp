@@ -27,10 +27,16 @@ std::string pad(const std::string& s, size_t width, char align, uint32_t fill) {
   return rep(n) + s;
 }
 
-std::string c_format(const char* spec, double v) {
+template <typename T>
+std::string c_format(const char* spec, T v) {
   char buf[512];
-  std::snprintf(buf, sizeof buf, spec, v);
-  return buf;
+  const int n = std::snprintf(buf, sizeof buf, spec, v);
+  if (n < 0) return "";
+  if (static_cast<size_t>(n) < sizeof buf) return std::string(buf, static_cast<size_t>(n));
+  std::string big(static_cast<size_t>(n) + 1, '\0');
+  std::snprintf(big.data(), big.size(), spec, v);
+  big.resize(static_cast<size_t>(n));
+  return big;
 }
 
 int64_t to_int_arg(const Value& v, char conv) {
@@ -49,11 +55,11 @@ double to_float_arg(const Value& v, char conv) {
   raise("TypeError", std::string("%") + conv + " format: a real number is required, not " + v.type_name());
 }
 
-std::string group_digits(const std::string& digits, char sep) {
+std::string group_digits(const std::string& digits, char sep, size_t every = 3) {
   std::string out;
   const size_t n = digits.size();
   for (size_t i = 0; i < n; ++i) {
-    if (i && (n - i) % 3 == 0) out += sep;
+    if (i && (n - i) % every == 0) out += sep;
     out += digits[i];
   }
   return out;
@@ -67,6 +73,10 @@ std::string percent_format(Interpreter& in, const std::string& fmt, const Value&
   if (args.is_seq(SeqKind::kTuple)) pos = args.items();
   else pos.push_back(args);
   if (args.is_dict()) mapping = &args.dict_data();
+  // Python treats any non-tuple argument with __getitem__ as a mapping: unused
+  // arguments are then no error.
+  const bool mapping_like =
+      args.is_dict() || args.is_seq(SeqKind::kList) || args.is_seq(SeqKind::kRange) || args.is_undefined();
   size_t next = 0;
   std::string out;
   for (size_t i = 0; i < fmt.size(); ++i) {
@@ -138,13 +148,11 @@ std::string percent_format(Interpreter& in, const std::string& fmt, const Value&
       piece = pad(piece, static_cast<size_t>(width), left ? '<' : '>', ' ');
     } else {
       std::string spec = "%" + flags + (width ? std::to_string(width) : "") + (prec >= 0 ? "." + std::to_string(prec) : "");
-      char buf[600];
       if (conv == 'd' || conv == 'i' || conv == 'u' || conv == 'x' || conv == 'X' || conv == 'o') {
         const char c = conv == 'i' || conv == 'u' ? 'd' : conv;
         spec += "ll";
         spec += c;
-        std::snprintf(buf, sizeof buf, spec.c_str(), static_cast<long long>(to_int_arg(arg, conv)));
-        piece = buf;
+        piece = c_format(spec.c_str(), static_cast<long long>(to_int_arg(arg, conv)));
         if (conv == 'o' && flags.find('#') != std::string::npos) {  // Python writes 0o
           size_t z = piece.find('0');
           if (z != std::string::npos) piece.insert(z + 1, "o");
@@ -158,7 +166,7 @@ std::string percent_format(Interpreter& in, const std::string& fmt, const Value&
     }
     out += piece;
   }
-  if (next < pos.size() && !mapping)
+  if (next < pos.size() && !mapping_like)
     raise("TypeError", "not all arguments converted during string formatting");
   return out;
 }
@@ -236,7 +244,7 @@ static std::string format_value(const Value& v, const std::string& spec) {
     } else {
       raise("ValueError", std::string("Unknown format code '") + type + "' for object of type 'int'");
     }
-    if (grouping) digits = group_digits(digits, grouping);
+    if (grouping) digits = group_digits(digits, grouping, type && type != 'd' && type != 'n' ? 4 : 3);
     body = (neg ? "-" : s_sign) + prefix + digits;
   } else {
     const double f = v.as_float();
@@ -308,12 +316,11 @@ std::string str_format(Interpreter& in, const std::string& fmt, const CallArgs& 
         mode = 1;
         idx = static_cast<size_t>(auto_index++);
       } else {
-        if (mode == 1) raise("ValueError", "cannot switch from automatic field numbering to manual field specification");
+        if (mode == 1) raise("ValueError", "cannot switch from manual field specification to automatic field numbering");
         mode = 2;
         idx = name.size() > 6 ? SIZE_MAX : std::stoul(name);
       }
-      if (idx >= args.pos.size())
-        raise("IndexError", "Replacement index " + std::to_string(idx) + " out of range for positional args tuple");
+      if (idx >= args.pos.size()) raise("IndexError", "tuple index out of range");
       v = args.pos[idx];
     } else {
       bool found = false;

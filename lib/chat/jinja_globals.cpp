@@ -120,7 +120,8 @@ Value make_range(Interpreter& in, CallArgs& a) {
   in.step(static_cast<uint64_t>(len) / 16);
   std::vector<Value> items;
   items.reserve(static_cast<size_t>(len));
-  for (int64_t i = 0, v = start; i < static_cast<int64_t>(len); ++i, v += step) items.push_back(Value::integer(v));
+  for (int64_t i = 0; i < static_cast<int64_t>(len); ++i)
+    items.push_back(Value::integer(static_cast<int64_t>(static_cast<__int128>(start) + static_cast<__int128>(i) * step)));
   Value r = Value::list(std::move(items), SeqKind::kRange);
   r.list_data().range_start = start;
   r.list_data().range_stop = stop;
@@ -168,7 +169,8 @@ void install_globals(Frame& g) {
   g.vars["dict"] = Value::function("dict", [](Interpreter& in, CallArgs& a) { return Value::dict(dict_from(in, a, "dict")); });
   g.vars["namespace"] = Value::function("namespace", [](Interpreter& in, CallArgs& a) -> Value {
     auto ns = std::make_shared<NamespaceObject>();
-    for (const auto& [k, v] : dict_from(in, a, "namespace")->entries) {
+    const auto attrs = dict_from(in, a, "namespace");
+    for (const auto& [k, v] : attrs->entries) {
       if (!k.is_string()) raise("TypeError", "keywords must be strings");
       ns->set(k.str(), v);
     }

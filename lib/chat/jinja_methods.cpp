@@ -110,7 +110,7 @@ Value str_pad(const Value& self, CallArgs& a, const char* name, Interpreter& in)
   if (py::length(fill) != 1) raise("TypeError", "The fill character must be exactly one character long");
   const auto len = static_cast<int64_t>(py::length(self.str()));
   if (width <= len) return self;
-  in.check_size(static_cast<size_t>(width) * fill.size());
+  in.check_size(static_cast<size_t>(std::min<int64_t>(width, int64_t{1} << 40)) * fill.size());
   const auto total = static_cast<size_t>(width - len);
   size_t left = 0;
   std::string n(name);

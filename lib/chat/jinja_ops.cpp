@@ -64,13 +64,16 @@ Value int_pow(int64_t base, int64_t exp) {
 
 Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Value& b) {
   if (a.is_undefined()) raise_undefined(a);
+  if (op == "%" && a.is_string())  // str.__mod__ takes anything, an Undefined as an empty mapping
+    return Value::string(percent_format(in, a.str(), b), a.is_markup());
   if (b.is_undefined()) raise_undefined(b);
   const bool nums = a.is_number() && b.is_number();
   const bool ints = is_int_like(a) && is_int_like(b);
   if (op == "+") {
     if (ints) {
       int64_t r = 0;
-      return Value::integer(checked(__builtin_add_overflow(a.as_int(), b.as_int(), &r), r));
+      const bool overflow = __builtin_add_overflow(a.as_int(), b.as_int(), &r);
+      return Value::integer(checked(overflow, r));
     }
     if (nums) return Value::number(a.as_float() + b.as_float());
     if (a.is_string() && b.is_string()) {
@@ -100,7 +103,8 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
   if (op == "-") {
     if (ints) {
       int64_t r = 0;
-      return Value::integer(checked(__builtin_sub_overflow(a.as_int(), b.as_int(), &r), r));
+      const bool overflow = __builtin_sub_overflow(a.as_int(), b.as_int(), &r);
+      return Value::integer(checked(overflow, r));
     }
     if (nums) return Value::number(a.as_float() - b.as_float());
     unsupported(op, a, b);
@@ -108,14 +112,16 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
   if (op == "*") {
     if (ints) {
       int64_t r = 0;
-      return Value::integer(checked(__builtin_mul_overflow(a.as_int(), b.as_int(), &r), r));
+      const bool overflow = __builtin_mul_overflow(a.as_int(), b.as_int(), &r);
+      return Value::integer(checked(overflow, r));
     }
     if (nums) return Value::number(a.as_float() * b.as_float());
     const bool a_seq = a.is_string() || a.is_seq(SeqKind::kList) || a.is_seq(SeqKind::kTuple);
     const bool b_seq = b.is_string() || b.is_seq(SeqKind::kList) || b.is_seq(SeqKind::kTuple);
     if (a_seq && is_int_like(b)) return repeat(in, a, b.as_int());
     if (b_seq && is_int_like(a)) return repeat(in, b, a.as_int());
-    if (a_seq && b.is_float()) raise("TypeError", "can't multiply sequence by non-int of type 'float'");
+    if (a_seq || b_seq)
+      raise("TypeError", std::string("can't multiply sequence by non-int of type ") + q(a_seq && !b_seq ? b : (b_seq && !a_seq ? a : b)));
     unsupported(op, a, b);
   }
   if (op == "/") {
@@ -247,7 +253,8 @@ Value slice(Interpreter& in, const Value& obj, const Value& start_v, const Value
   if (stride == 0) raise("ValueError", "slice step cannot be zero");
   const bool is_str = obj.is_string();
   const bool is_seq = obj.is_seq(SeqKind::kList) || obj.is_seq(SeqKind::kTuple) || obj.is_seq(SeqKind::kRange);
-  if (!is_str && !is_seq) return Value::missing_item(obj, Value::string("slice"));
+  if (obj.is_dict()) raise("TypeError", "unhashable type: 'slice'");
+  if (!is_str && !is_seq) raise("TypeError", q(obj) + " object is not subscriptable");
   std::vector<uint32_t> cps;
   if (is_str) cps = py::to_code_points(obj.str());
   const int64_t n = is_str ? static_cast<int64_t>(cps.size()) : static_cast<int64_t>(obj.items().size());
@@ -265,7 +272,7 @@ Value slice(Interpreter& in, const Value& obj, const Value& start_v, const Value
   stop = adjust(stop, has_stop, stride < 0 ? -1 : n);
   in.step(static_cast<uint64_t>(n) / 16);
   std::vector<int64_t> idx;
-  for (int64_t i = start; stride > 0 ? i < stop : i > stop; i += stride) idx.push_back(i);
+  for (__int128 i = start; stride > 0 ? i < stop : i > stop; i += stride) idx.push_back(static_cast<int64_t>(i));
   if (is_str) {
     std::string out;
     for (int64_t i : idx) py::append_utf8(out, cps[static_cast<size_t>(i)]);

@@ -13,6 +13,7 @@ bool Parser::at_end_tag(std::initializer_list<const char*> ends) const {
 
 Body Parser::subparse(std::initializer_list<const char*> ends) {
   Body body;
+  if (ends.size()) end_stack_.emplace_back(ends.begin(), ends.end());
   while (cur().type != Tok::kEof) {
     const Token& tok = cur();
     if (tok.type == Tok::kData) {
@@ -32,19 +33,37 @@ Body Parser::subparse(std::initializer_list<const char*> ends) {
       body.push_back(std::move(s));
     } else if (tok.type == Tok::kBlockBegin) {
       next();
-      if (ends.size() && at_end_tag(ends)) return body;
+      if (ends.size() && at_end_tag(ends)) {
+        end_stack_.pop_back();
+        return body;
+      }
       body.push_back(parse_statement());
       expect_type(Tok::kBlockEnd);
     } else {
       fail("unexpected " + describe(tok));
     }
   }
-  if (ends.size()) {
-    std::string want;
-    for (const char* e : ends) want += (want.empty() ? "'" : " or '") + std::string(e) + "'";
-    fail("Unexpected end of template. Jinja was looking for the following tags: " + want + ".");
-  }
+  if (ends.size()) fail_unknown_or_eof(nullptr);
   return body;
+}
+
+// jinja2's messages for a tag nobody expects and for a template that ends
+// inside a block.
+void Parser::fail_unknown_or_eof(const std::string* tag) {
+  std::string msg = tag ? "Encountered unknown tag '" + *tag + "'." : std::string("Unexpected end of template.");
+  if (!end_stack_.empty()) {
+    std::string looking;
+    for (const std::string& e : end_stack_.back()) looking += (looking.empty() ? "'" : " or '") + e + "'";
+    bool expected = false;
+    for (const auto& level : end_stack_)
+      for (const std::string& e : level) expected |= tag && e == *tag;
+    if (expected)
+      msg += " You probably made a nesting mistake. Jinja is expecting this tag, but currently looking for " + looking + ".";
+    else
+      msg += " Jinja was looking for the following tags: " + looking + ".";
+  }
+  if (!tag_stack_.empty()) msg += " The innermost block that needs to be closed is '" + tag_stack_.back() + "'.";
+  fail(msg);
 }
 
 // Body of a block statement up to one of `ends` (left as the current token).
@@ -52,7 +71,7 @@ Body Parser::parse_statements(std::initializer_list<const char*> ends, bool drop
   skip_op(":");
   expect_type(Tok::kBlockEnd);
   Body b = subparse(ends);
-  if (cur().type == Tok::kEof) fail("Unexpected end of template");
+  if (cur().type == Tok::kEof) fail_unknown_or_eof(nullptr);
   if (drop_needle) next();
   return b;
 }
@@ -61,6 +80,16 @@ StmtPtr Parser::parse_statement() {
   DepthGuard g(*this, block_depth_, kMaxBlockDepth, "blocks");
   if (cur().type != Tok::kName) fail("tag name expected");
   const std::string tag = cur().value;
+  struct TagScope {
+    std::vector<std::string>& stack;
+    bool on = true;
+    TagScope(std::vector<std::string>& st, const std::string& t) : stack(st) { stack.push_back(t); }
+    void drop() {
+      if (on) stack.pop_back();
+      on = false;
+    }
+    ~TagScope() { drop(); }
+  } tag_scope(tag_stack_, tag);
   const int line = cur().line;
   auto s = std::make_unique<Stmt>();
   s->line = line;
@@ -111,9 +140,16 @@ StmtPtr Parser::parse_statement() {
     skip_name(name.c_str());
     return s;
   }
-  if (tag == "extends" || tag == "include" || tag == "import" || tag == "from")
-    fail("'" + tag + "' is not supported: chat templates are single files");
-  fail("Encountered unknown tag '" + tag + "'.");
+  if (tag == "extends" || tag == "include" || tag == "import" || tag == "from") {
+    // Chat templates are single files: like jinja2 without a loader, these
+    // fail when reached.
+    while (cur().type != Tok::kBlockEnd && cur().type != Tok::kEof) next();
+    s->kind = StmtKind::kUnsupported;
+    s->text = "no loader for this environment specified";
+    return s;
+  }
+  tag_scope.drop();  // the unknown tag is not a block being closed
+  fail_unknown_or_eof(&tag);
 }
 
 StmtPtr Parser::parse_for(StmtPtr s) {

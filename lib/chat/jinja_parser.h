@@ -8,7 +8,7 @@
 
 namespace nextlm::chat::jinja {
 
-constexpr int kMaxExprDepth = 200;   // nesting of one expression tree
+constexpr int kMaxExprDepth = 100;   // nesting of one expression tree
 constexpr int kMaxBlockDepth = 100;  // nesting of statements
 
 // Throws TemplateError("TemplateSyntaxError", ...).

@@ -70,7 +70,7 @@ ExprPtr Parser::binary(ExprKind k, ExprPtr l, ExprPtr r, int line, std::string o
 }
 
 ExprPtr Parser::parse_condexpr() {
-  DepthGuard g(*this, expr_depth_, kMaxExprDepth, "expression");
+  DepthGuard g(*this, expr_depth_, 3 * kMaxExprDepth, "expression");
   int line = cur().line;
   ExprPtr e1 = parse_or();
   while (skip_name("if")) {
@@ -106,7 +106,7 @@ ExprPtr Parser::parse_and() {
 
 ExprPtr Parser::parse_not() {
   if (is_name("not")) {
-    DepthGuard g(*this, expr_depth_, kMaxExprDepth, "expression");
+    DepthGuard g(*this, expr_depth_, 3 * kMaxExprDepth, "expression");
     const int line = cur().line;
     next();
     auto e = mk(ExprKind::kNot, line);
@@ -194,7 +194,7 @@ ExprPtr Parser::parse_pow() {
 }
 
 ExprPtr Parser::parse_unary(bool with_filter) {
-  DepthGuard g(*this, expr_depth_, kMaxExprDepth, "expression");
+  DepthGuard g(*this, expr_depth_, 3 * kMaxExprDepth, "expression");
   const int line = cur().line;
   ExprPtr node;
   if (is_op("-") || is_op("+")) {
@@ -212,7 +212,7 @@ ExprPtr Parser::parse_unary(bool with_filter) {
 }
 
 ExprPtr Parser::parse_primary(bool with_namespace) {
-  DepthGuard g(*this, expr_depth_, kMaxExprDepth, "expression");
+  DepthGuard g(*this, expr_depth_, 3 * kMaxExprDepth, "expression");
   const Token& tok = cur();
   const int line = tok.line;
   if (tok.type == Tok::kName) {

@@ -96,6 +96,7 @@ class Parser {
 
   bool at_end_tag(std::initializer_list<const char*> ends) const;
   Body subparse(std::initializer_list<const char*> ends);
+  [[noreturn]] void fail_unknown_or_eof(const std::string* tag);
   Body parse_statements(std::initializer_list<const char*> ends, bool drop_needle);
   StmtPtr parse_statement();
   StmtPtr parse_for(StmtPtr s);
@@ -141,6 +142,8 @@ class Parser {
   int expr_depth_ = 0;
   int block_depth_ = 0;
   int loop_depth_ = 0;
+  std::vector<std::vector<std::string>> end_stack_;  // end tags each open body waits for
+  std::vector<std::string> tag_stack_;               // statements being parsed
 };
 
 }  // namespace nextlm::chat::jinja

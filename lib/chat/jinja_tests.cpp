@@ -20,20 +20,25 @@ const Value& arg0(CallArgs& a, const char* name) {
   return a.pos[0];
 }
 
-int64_t int_mod(const Value& v, const Value& m) {
+// value % m == want, with Python's modulo.
+bool mod_is(const Value& v, const Value& m, int64_t want) {
   if (v.is_undefined()) raise_undefined(v);
+  if (v.is_string()) raise("TypeError", "not all arguments converted during string formatting");
   if (!v.is_number() || !m.is_number())
-    raise("TypeError", std::string("unsupported operand type(s) for %: '") + v.type_name() + "' and '" + m.type_name() + "'");
+    raise("TypeError", std::string("unsupported operand type(s) for %: '").append(v.type_name()).append("' and '").append(m.type_name()).append("'"));
   if (v.is_float() || m.is_float()) {
-    if (m.as_float() == 0) raise("ZeroDivisionError", "float modulo");
-    double r = std::fmod(v.as_float(), m.as_float());
-    return r == 0 ? 0 : 1;
+    const double d = m.as_float();
+    if (d == 0) raise("ZeroDivisionError", "float modulo");
+    double r = std::fmod(v.as_float(), d);
+    if (r != 0 && ((r < 0) != (d < 0))) r += d;
+    return r == static_cast<double>(want);
   }
-  if (m.as_int() == 0) raise("ZeroDivisionError", "integer modulo by zero");
-  if (m.as_int() == -1) return 0;
-  int64_t r = v.as_int() % m.as_int();
-  if (r != 0 && ((r < 0) != (m.as_int() < 0))) r += m.as_int();
-  return r;
+  const int64_t d = m.as_int();
+  if (d == 0) raise("ZeroDivisionError", "integer modulo by zero");
+  if (d == -1) return want == 0;
+  int64_t r = v.as_int() % d;
+  if (r != 0 && ((r < 0) != (d < 0))) r += d;
+  return r == want;
 }
 
 bool same_as(const Value& a, const Value& b) {
@@ -90,9 +95,9 @@ const Table& table() {
     m["escaped"] = [](Interpreter&, const Value& v, CallArgs&) { return v.is_markup(); };
     m["lower"] = [](Interpreter&, const Value& v, CallArgs&) { return case_test(v, false); };
     m["upper"] = [](Interpreter&, const Value& v, CallArgs&) { return case_test(v, true); };
-    m["odd"] = [](Interpreter&, const Value& v, CallArgs&) { return int_mod(v, Value::integer(2)) != 0; };
-    m["even"] = [](Interpreter&, const Value& v, CallArgs&) { return int_mod(v, Value::integer(2)) == 0; };
-    m["divisibleby"] = [](Interpreter&, const Value& v, CallArgs& a) { return int_mod(v, arg0(a, "divisibleby")) == 0; };
+    m["odd"] = [](Interpreter&, const Value& v, CallArgs&) { return mod_is(v, Value::integer(2), 1); };
+    m["even"] = [](Interpreter&, const Value& v, CallArgs&) { return mod_is(v, Value::integer(2), 0); };
+    m["divisibleby"] = [](Interpreter&, const Value& v, CallArgs& a) { return mod_is(v, arg0(a, "divisibleby"), 0); };
     m["in"] = [](Interpreter& in, const Value& v, CallArgs& a) { return contains(in, arg0(a, "in"), v); };
     m["filter"] = [](Interpreter&, const Value& v, CallArgs&) { return v.is_string() && find_filter(v.str()) != nullptr; };
     m["test"] = [](Interpreter&, const Value& v, CallArgs&) { return v.is_string() && find_test(v.str()) != nullptr; };

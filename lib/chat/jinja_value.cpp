@@ -349,8 +349,10 @@ bool equals(const Value& a, const Value& b, int depth) {
 
 bool less(const Value& a, const Value& b, const char* op, int depth, bool swapped) {
   if (depth > kMaxValueDepth) raise("RecursionError", "maximum recursion depth exceeded in comparison");
-  if (a.is_undefined()) raise_undefined(a);
-  if (b.is_undefined()) raise_undefined(b);
+  const Value& left = swapped ? b : a;  // Python asks the left operand first
+  const Value& right = swapped ? a : b;
+  if (left.is_undefined()) raise_undefined(left);
+  if (right.is_undefined()) raise_undefined(right);
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.as_float() < b.as_float();
     return a.as_int() < b.as_int();

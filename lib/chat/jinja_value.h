@@ -179,6 +179,7 @@ struct ListData {
   int depth = 1;
   bool consumed = false;  // generators iterate once
   int64_t range_start = 0, range_stop = 0, range_step = 1;
+  const std::vector<std::string>* field_names = nullptr;  // a named tuple's attributes (static storage)
 };
 
 struct DictData {

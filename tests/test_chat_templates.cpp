@@ -1,0 +1,146 @@
+// Chat templates against fixtures/templates: the 36 real templates x 6
+// conversations must match Python jinja2's renders byte for byte (and fail
+// where Python fails, with the same message); the extra templates must
+// render or fail cleanly; the GGUF's own template is found and used.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "chat/chat_template.h"
+#include "fixtures.h"
+#include "gguf/gguf_reader.h"
+
+using namespace nextlm::chat;
+using nlohmann::ordered_json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::tm fixed_now() {
+  std::tm tm{};
+  tm.tm_year = 126;
+  tm.tm_mon = 0;
+  tm.tm_mday = 2;
+  tm.tm_hour = 3;
+  tm.tm_min = 4;
+  tm.tm_sec = 5;
+  tm.tm_wday = 5;
+  tm.tm_yday = 1;
+  return tm;
+}
+
+// A conversation of conversations.json as the CLI (and transformers) passes it.
+ChatRequest request_for(const ordered_json& c) {
+  ChatRequest req;
+  req.bos_token = "<BOS>";
+  req.eos_token = "<EOS>";
+  req.add_generation_prompt = false;
+  for (const auto& [k, v] : c.items()) {
+    if (k == "name") continue;
+    if (k == "messages") req.messages = v;
+    else if (k == "tools") req.tools = v;
+    else if (k == "add_generation_prompt") req.add_generation_prompt = v.get<bool>();
+    else req.extra[k] = v;
+  }
+  return req;
+}
+
+std::vector<fs::path> templates_in(const fs::path& dir) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".jinja") out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("chat templates match Python jinja2 on every fixture conversation", "[chat][fixtures]") {
+  const fs::path root = nextlm::test::fixture("templates");
+  const ordered_json convs = ordered_json::parse(slurp(root / "conversations.json"));
+  jinja::RenderOptions opts;
+  opts.now = fixed_now();
+  int matched = 0, total = 0, errors = 0;
+  for (const fs::path& path : templates_in(root / "jinja")) {
+    const std::string stem = path.stem().string();
+    const ChatTemplate tmpl(slurp(path));
+    for (const ordered_json& c : convs) {
+      const std::string base = (root / "expected" / (stem + "__" + c["name"].get<std::string>())).string();
+      INFO(base);
+      ++total;
+      if (fs::exists(base + ".txt")) {
+        std::string got;
+        try {
+          got = tmpl.render(request_for(c), opts);
+        } catch (const jinja::TemplateError& e) {
+          FAIL("unexpected error: " << e.what());
+        }
+        CHECK(got == slurp(base + ".txt"));
+        matched += got == slurp(base + ".txt");
+      } else {
+        REQUIRE(fs::exists(base + ".error"));
+        ++errors;
+        try {
+          tmpl.render(request_for(c), opts);
+          FAIL("rendering should have failed");
+        } catch (const jinja::TemplateError& e) {
+          CHECK(e.python_message() + "\n" == slurp(base + ".error"));
+          matched += e.python_message() + "\n" == slurp(base + ".error");
+        }
+      }
+    }
+  }
+  CHECK(total == 216);
+  CHECK(errors == 10);
+  CHECK(matched == total);
+}
+
+TEST_CASE("extra chat templates render or fail cleanly", "[chat][fixtures]") {
+  const fs::path root = nextlm::test::fixture("templates");
+  const ordered_json convs = ordered_json::parse(slurp(root / "conversations.json"));
+  int rendered = 0;
+  for (const fs::path& path : templates_in(root / "extra-jinja")) {
+    INFO(path.string());
+    const ChatTemplate tmpl(slurp(path));
+    for (const ordered_json& c : convs) {
+      std::string out;
+      try {
+        out = tmpl.render(request_for(c));
+      } catch (const jinja::TemplateError&) {
+        continue;
+      }
+      CHECK(!out.empty());
+      ++rendered;
+    }
+  }
+  CHECK(rendered >= 160);  // Python renders 167 of the 174
+}
+
+TEST_CASE("chat template comes from the GGUF and names its tool-call format", "[chat][fixtures]") {
+  auto file = nextlm::gguf::GgufFile::open(nextlm::test::fixture("models/tiny-qwen3next-bf16.gguf"));
+  const ChatTemplate tmpl = ChatTemplate::from_gguf(*file);
+  CHECK(tmpl.source() == slurp(nextlm::test::fixture("templates/jinja/Qwen3-Coder.jinja")));
+  CHECK(tmpl.tool_call_format() == ToolCallFormat::kQwen3CoderXml);
+  CHECK(ChatTemplate::template_names(*file) == std::vector<std::string>{""});
+  CHECK_THROWS_AS(ChatTemplate::from_gguf(*file, "tool_use"), nextlm::Error);
+  ChatRequest req;
+  req.messages = ordered_json::parse(R"([{"role": "user", "content": "Hi"}])");
+  CHECK(tmpl.render(req) == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+}
+
+TEST_CASE("tool-call format detection from templates", "[chat][fixtures]") {
+  const fs::path dir = nextlm::test::fixture("templates/jinja");
+  CHECK(detect_tool_call_format(slurp(dir / "Qwen3-Coder.jinja")) == ToolCallFormat::kQwen3CoderXml);
+  CHECK(detect_tool_call_format(slurp(dir / "Qwen-Qwen3-0.6B.jinja")) == ToolCallFormat::kHermesJson);
+  CHECK(detect_tool_call_format(slurp(dir / "Qwen-Qwen2.5-7B-Instruct.jinja")) == ToolCallFormat::kHermesJson);
+  CHECK(detect_tool_call_format(slurp(dir / "llama-cpp-rwkv-world.jinja")) == ToolCallFormat::kNone);
+}
