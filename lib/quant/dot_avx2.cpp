@@ -12,14 +12,23 @@
 #include "quant/tables.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+// GCC and clang spell "compile what follows for these features" differently.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
-#include <immintrin.h>
+#endif
 #define NLM_DOT_NS avx2
 #define NLM_DOT_CORE 1
 #define NLM_DOT_ENTRY dot_kernels_avx2
 #include "quant/dot_kernels.inc"
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #else
 namespace nextlm::quant::detail {
 DotKernels dot_kernels_avx2(Type) { return {}; }
