@@ -38,6 +38,6 @@ if [ ! -f models/tiny-synth-iq3_m.gguf ]; then
   build/examples/cli/nextlm synth --preset tiny --types iq3_m --seed 1 --out models/tiny-synth-iq3_m.gguf
 fi
 echo "== nextlm info models/tiny-synth-iq3_m.gguf (summary)"
-build/examples/cli/nextlm info models/tiny-synth-iq3_m.gguf | head -n 4
+build/examples/cli/nextlm info models/tiny-synth-iq3_m.gguf | sed -n '1,4p'  # sed reads it all: no SIGPIPE under pipefail
 echo "== nextlm-chat models/tiny-synth-iq3_m.gguf -p 'Hello!'"
 build/examples/chat/nextlm-chat models/tiny-synth-iq3_m.gguf -p "Hello!" -n 32
