@@ -25,19 +25,7 @@
 #include "nextlm/error.h"
 #include "quant/types.h"
 
-#if defined(__CUDA_ARCH__) && (defined(__USE_FAST_MATH__) || (defined(__CUDA_FTZ) && __CUDA_FTZ))
-#error "cuda_matmul.cu must be built without --use_fast_math / -ftz=true (decoders must match the CPU)"
-#endif
-
-// Device copies of the lookup tables (see dequant.cu); internal linkage.
-#include "quant/tables.h"
-namespace nextlm::quant::dev {
-#define NLM_QUANT_TABLE(T, name, n, ...) __device__ const T name[n] = __VA_ARGS__;
-#include "quant/tables_data.inc"
-#undef NLM_QUANT_TABLE
-}  // namespace nextlm::quant::dev
-
-#include "quant/block_decode.h"
+#include "block_decode_device.cuh"
 
 namespace nextlm::cuda {
 

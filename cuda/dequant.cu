@@ -9,22 +9,7 @@
 #include <cstdint>
 #include <limits>
 
-#if defined(__CUDA_ARCH__) && (defined(__USE_FAST_MATH__) || (defined(__CUDA_FTZ) && __CUDA_FTZ))
-#error "dequant.cu must be built without --use_fast_math / -ftz=true (results must match the CPU)"
-#endif
-
-// Device copies of the lookup tables, from the same generated data as the host
-// arrays (quant/tables.cpp). `const` gives them internal linkage: no
-// separable compilation needed. Defined before block_decode.h, whose
-// NLM_QTAB() names them in device code.
-#include "quant/tables.h"
-namespace nextlm::quant::dev {
-#define NLM_QUANT_TABLE(T, name, n, ...) __device__ const T name[n] = __VA_ARGS__;
-#include "quant/tables_data.inc"
-#undef NLM_QUANT_TABLE
-}  // namespace nextlm::quant::dev
-
-#include "quant/block_decode.h"
+#include "block_decode_device.cuh"
 
 namespace nextlm::cuda {
 namespace {
