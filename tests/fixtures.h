@@ -3,6 +3,7 @@
 // ctest shows as skipped) when the folder is missing.
 #pragma once
 
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -13,5 +14,8 @@ std::string fixtures_dir();
 bool have_fixtures();
 std::string fixture(const std::string& relative);  // fixtures_dir() + "/" + relative
 std::vector<unsigned char> read_file(const std::string& path);
+std::string read_text(const std::string& path);
+// The clock the fixtures' template renders were made with: 2026-01-02 03:04:05.
+std::tm fixture_now();
 
 }  // namespace nextlm::test

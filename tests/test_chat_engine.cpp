@@ -4,6 +4,8 @@
 // and the Python formatting helpers.
 #include <catch2/catch.hpp>
 
+#include "fixtures.h"
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -20,23 +22,10 @@ using jinja::Value;
 
 namespace {
 
-std::tm fixed_now() {
-  std::tm tm{};
-  tm.tm_year = 2026 - 1900;
-  tm.tm_mon = 0;
-  tm.tm_mday = 2;
-  tm.tm_hour = 3;
-  tm.tm_min = 4;
-  tm.tm_sec = 5;
-  tm.tm_wday = 5;
-  tm.tm_yday = 1;
-  return tm;
-}
-
 // Renders; returns the text, or "!" + "Type: message" on failure.
 std::string run(const std::string& src, const nlohmann::ordered_json& ctx = nlohmann::ordered_json::object(),
                 jinja::RenderOptions opts = {}) {
-  if (!opts.now) opts.now = fixed_now();
+  if (!opts.now) opts.now = nextlm::test::fixture_now();
   try {
     return Template(src).render(value_from_json(ctx), opts);
   } catch (const TemplateError& e) {

@@ -18,25 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::tm fixed_now() {
-  std::tm tm{};
-  tm.tm_year = 126;
-  tm.tm_mon = 0;
-  tm.tm_mday = 2;
-  tm.tm_hour = 3;
-  tm.tm_min = 4;
-  tm.tm_sec = 5;
-  tm.tm_wday = 5;
-  tm.tm_yday = 1;
-  return tm;
-}
+std::string slurp(const fs::path& p) { return nextlm::test::read_text(p.string()); }
 
 // A conversation of conversations.json as the CLI (and transformers) passes it.
 ChatRequest request_for(const ordered_json& c) {
@@ -68,7 +50,7 @@ TEST_CASE("chat templates match Python jinja2 on every fixture conversation", "[
   const fs::path root = nextlm::test::fixture("templates");
   const ordered_json convs = ordered_json::parse(slurp(root / "conversations.json"));
   jinja::RenderOptions opts;
-  opts.now = fixed_now();
+  opts.now = nextlm::test::fixture_now();
   int matched = 0, total = 0, errors = 0;
   for (const fs::path& path : templates_in(root / "jinja")) {
     const std::string stem = path.stem().string();

@@ -30,6 +30,24 @@ std::vector<unsigned char> read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+std::string read_text(const std::string& path) {
+  const auto b = read_file(path);
+  return std::string(b.begin(), b.end());
+}
+
+std::tm fixture_now() {
+  std::tm tm{};
+  tm.tm_year = 2026 - 1900;
+  tm.tm_mon = 0;
+  tm.tm_mday = 2;
+  tm.tm_hour = 3;
+  tm.tm_min = 4;
+  tm.tm_sec = 5;
+  tm.tm_wday = 5;  // a Friday
+  tm.tm_yday = 1;
+  return tm;
+}
+
 }  // namespace nextlm::test
 
 // Defined in test_cuda_dequant.cpp, which is built (with NEXTLM_HAVE_CUDA)

@@ -18,6 +18,7 @@
 #include "gguf/gguf_writer.h"
 #include "model/qwen3next.h"
 #include "nextlm/error.h"
+#include "quant/quantize.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "model/placement.h"
 #include "runtime/devices.h"
@@ -35,12 +36,6 @@ std::string read_text(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-quant::Type cache_type(const std::string& name) {
-  auto t = quant::type_from_name(name);
-  if (!t) throw UsageError{"unknown cache type '" + name + "'"};
-  return *t;
 }
 
 
@@ -102,8 +97,8 @@ int cmd_logits(int argc, char** argv) {
   const int64_t n_ctx = args.get_int("ctx", n_prompt + n_gen + 1);
 
   model::CacheTypes types;
-  types.k = cache_type(args.get("cache-type-k", mode == runtime::ComputeMode::kExact ? "f32" : "f16"));
-  types.v = cache_type(args.get("cache-type-v", mode == runtime::ComputeMode::kExact ? "f32" : "f16"));
+  types.k = quant::cache_type_from_name(args.get("cache-type-k", mode == runtime::ComputeMode::kExact ? "f32" : "f16"));
+  types.v = quant::cache_type_from_name(args.get("cache-type-v", mode == runtime::ComputeMode::kExact ? "f32" : "f16"));
   auto seq = model.new_sequence(n_ctx, types);
 
   std::vector<float> logits;

@@ -57,6 +57,14 @@ bool can_quantize(Type t) {
   return t == Type::F32 || t == Type::F16 || t == Type::BF16 || t == Type::Q8_0 || t == Type::Q4_0;
 }
 
+Type cache_type_from_name(const std::string& name) {
+  auto t = type_from_name(name);
+  if (!t || !can_quantize(*t)) {
+    throw Error(ErrorCode::kInvalidArgument, "cache type '" + name + "' is not one of f32, f16, bf16, q8_0, q4_0");
+  }
+  return *t;
+}
+
 void quantize_row(Type t, const float* src, void* dst, int64_t n) {
   const TypeInfo& ti = type_info(t);
   if (!can_quantize(t)) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "quant/types.h"
 
@@ -11,6 +12,10 @@ namespace nextlm::quant {
 
 // True for the types quantize_row() accepts.
 bool can_quantize(Type t);
+
+// A KV-cache type by name ("f32", "f16", "bf16", "q8_0", "q4_0"); throws
+// nextlm::Error(kInvalidArgument) for any other.
+Type cache_type_from_name(const std::string& name);
 
 // Writes row_bytes(t, n) bytes at dst; n must be a multiple of the block size.
 // Throws nextlm::Error(kUnsupported) for other types.

@@ -32,13 +32,6 @@ uint64_t fingerprint(const gguf::GgufFile& f) {
   return h;
 }
 
-quant::Type cache_type(const std::string& name) {
-  auto t = quant::type_from_name(name);
-  if (!t || !quant::can_quantize(*t)) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("cache type '{}' is not one of f32, f16, bf16, q8_0, q4_0", name));
-  }
-  return *t;
-}
 
 }  // namespace
 
@@ -87,8 +80,8 @@ MemoryEstimate Model::estimate_memory(const std::string& path, int64_t n_ctx, co
   int64_t attn_layers = 0;
   for (bool r : c.recurrent) attn_layers += r ? 0 : 1;
   const uint64_t cells = static_cast<uint64_t>(n_ctx) * c.n_head_kv * attn_layers;
-  m.kv_cache_bytes = cells * (quant::row_bytes(cache_type(cache_type_k), c.head_dim) +
-                              quant::row_bytes(cache_type(cache_type_v), c.head_dim));
+  m.kv_cache_bytes = cells * (quant::row_bytes(quant::cache_type_from_name(cache_type_k), c.head_dim) +
+                              quant::row_bytes(quant::cache_type_from_name(cache_type_v), c.head_dim));
   const uint64_t recurrent_layers = static_cast<uint64_t>(c.n_layer - attn_layers);
   m.recurrent_bytes = recurrent_layers * 4 *
                       (static_cast<uint64_t>(c.conv_kernel - 1) * c.conv_dim() +

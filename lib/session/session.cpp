@@ -18,13 +18,6 @@ namespace nextlm {
 namespace detail {
 
 namespace {
-quant::Type cache_type(const std::string& name) {
-  auto t = quant::type_from_name(name);
-  if (!t || !quant::can_quantize(*t)) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("cache type '{}' is not one of f32, f16, bf16, q8_0, q4_0", name));
-  }
-  return *t;
-}
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -37,7 +30,7 @@ SessionImpl::SessionImpl(std::shared_ptr<Model> mdl, const SessionParams& p)
   if (p.checkpoint_interval < 0 || p.max_checkpoints < 1) {
     throw Error(ErrorCode::kInvalidArgument, "session: bad checkpoint settings");
   }
-  types = {cache_type(p.cache_type_k), cache_type(p.cache_type_v)};
+  types = {quant::cache_type_from_name(p.cache_type_k), quant::cache_type_from_name(p.cache_type_v)};
   seq = m.model->new_sequence(p.n_ctx, types);
   checkpoints.push_back(seq->snapshot());  // position 0: the empty state
   logits.resize(static_cast<size_t>(m.model->config().n_vocab));
