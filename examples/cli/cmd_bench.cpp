@@ -14,6 +14,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "quant/quantize.h"
 #include "gguf/gguf_reader.h"
 #include "model/qwen3next.h"
 #include "nextlm/error.h"
@@ -115,11 +116,8 @@ int cmd_bench(int argc, char** argv) {
   const int threads = static_cast<int>(args.get_int("threads", 2));
   if (n_prompt < 0 || n_gen < 0 || ubatch <= 0 || threads <= 0 || depths.empty()) throw UsageError{"bad sizes"};
   model::CacheTypes types;
-  for (auto [opt, dst] : {std::pair{"cache-type-k", &types.k}, std::pair{"cache-type-v", &types.v}}) {
-    auto t = quant::type_from_name(args.get(opt, "f16"));
-    if (!t) throw UsageError{std::string("unknown --") + opt};
-    *dst = *t;
-  }
+  types.k = quant::cache_type_from_name(args.get("cache-type-k", "f16"));
+  types.v = quant::cache_type_from_name(args.get("cache-type-v", "f16"));
 
   auto file = gguf::GgufFile::open(args.positionals()[0]);
   const std::unique_ptr<runtime::Backend> backend = runtime::make_backend(args.get("device", "cpu"), threads);

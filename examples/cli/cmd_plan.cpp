@@ -7,6 +7,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "quant/quantize.h"
 #include "gguf/gguf_reader.h"
 #include "model/memory_plan.h"
 #include "model/qwen3next_config.h"
@@ -31,11 +32,8 @@ int cmd_plan(int argc, char** argv) {
   req.n_ctx = args.get_int("ctx", 4096);
   req.n_batch = args.get_int("ubatch", 512);
   req.n_sequences = static_cast<int>(args.get_int("sequences", 1));
-  for (auto [opt, dst] : {std::pair{"cache-type-k", &req.cache_k}, std::pair{"cache-type-v", &req.cache_v}}) {
-    auto t = quant::type_from_name(args.get(opt, "f16"));
-    if (!t) throw UsageError{std::string("unknown --") + opt};
-    *dst = *t;
-  }
+  req.cache_k = quant::cache_type_from_name(args.get("cache-type-k", "f16"));
+  req.cache_v = quant::cache_type_from_name(args.get("cache-type-v", "f16"));
   const model::MemoryPlan plan = model::plan_memory(*file, config, topo, req);
   fmt::print("{}: {} layers, context {} x {} sequence(s), cache {}/{}, {} split\n", args.positionals()[0],
              config.n_layer, req.n_ctx, req.n_sequences, quant::type_info(req.cache_k).name,
