@@ -69,7 +69,45 @@ ChatEvent to_event(const chat::ToolCallEvent& e) {
   return c;
 }
 
+ChatPrompt to_prompt(chat::RenderedPrompt r) {
+  ChatPrompt p;
+  p.text = std::move(r.text);
+  p.input_ranges.reserve(r.input.size());
+  for (const auto& t : r.input) p.input_ranges.emplace_back(t.begin, t.end);
+  return p;
+}
+
 }  // namespace
+
+ChatPrompt render_chat_prompt(const Model& model, const std::string& messages_json, const std::string& tools_json,
+                              bool add_generation_prompt, const std::string& template_vars_json,
+                              const std::string& template_name) {
+  auto& m = const_cast<detail::ModelImpl&>(model.impl());
+  return to_prompt(model_template(m, template_name)
+                       .render_tracked(make_request(messages_json, tools_json, add_generation_prompt, template_vars_json)));
+}
+
+std::vector<int32_t> tokenize_chat_prompt(const Model& model, const ChatPrompt& prompt, bool parse_special_in_input) {
+  const tokenizer::Tokenizer& tok = *model.impl().tokenizer;
+  tokenizer::EncodeOptions opts;
+  opts.parse_special = true;
+  std::vector<int32_t> out;
+  if (parse_special_in_input) {
+    tok.encode(prompt.text, opts, out);
+    return out;
+  }
+  std::vector<tokenizer::PlainRange> plain;
+  plain.reserve(prompt.input_ranges.size());
+  size_t last_end = 0;
+  for (const auto& [b, e] : prompt.input_ranges) {
+    if (b > e || b < last_end || e > prompt.text.size())
+      throw Error(ErrorCode::kInvalidArgument, "chat prompt input ranges must be sorted, disjoint and inside the text");
+    plain.push_back({b, e});
+    last_end = e;
+  }
+  tok.encode_guarded(prompt.text, plain, opts, out);
+  return out;
+}
 
 std::string apply_chat_template(const Model& model, const std::string& messages_json, const std::string& tools_json,
                                 bool add_generation_prompt, const std::string& template_vars_json,
@@ -83,19 +121,21 @@ ChatResult chat_completion(Session& session, const std::string& messages_json, c
   auto& m = const_cast<detail::ModelImpl&>(session.model().impl());
   const chat::ChatTemplate& tmpl = model_template(m, options.template_name);
   const chat::ChatRequest req = make_request(messages_json, options.tools_json, true, options.template_vars_json);
-  const std::string prompt = tmpl.render(req);
+  const ChatPrompt rendered = to_prompt(tmpl.render_tracked(req));
+  const std::string& prompt = rendered.text;
 
   // The conversation without the generation prompt ends a turn: keep a checkpoint there.
   chat::ChatRequest closed = req;
   closed.add_generation_prompt = false;
-  const std::string history = tmpl.render(closed);
+  const ChatPrompt history = to_prompt(tmpl.render_tracked(closed));
   const Model& model = session.model();
+  const bool raw = options.parse_special_in_input;
   std::vector<int64_t> boundaries;
-  if (prompt.compare(0, history.size(), history) == 0) {
-    boundaries.push_back(static_cast<int64_t>(model.tokenize(history, true).size()));
+  if (prompt.compare(0, history.text.size(), history.text) == 0) {
+    boundaries.push_back(static_cast<int64_t>(tokenize_chat_prompt(model, history, raw).size()));
   }
   ChatResult res;
-  res.prompt = session.set_prompt(model.tokenize(prompt, true), boundaries);
+  res.prompt = session.set_prompt(tokenize_chat_prompt(model, rendered, raw), boundaries);
 
   chat::ToolParserOptions po;
   po.format = options.tool_call_format == "auto" ? tmpl.tool_call_format()
