@@ -115,7 +115,9 @@ GenerateResult SessionImpl::generate(const GenerateOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!logits_valid) throw Error(ErrorCode::kInvalidArgument, "generate: no prompt to continue (set a prompt first)");
   if (o.max_tokens < 0) throw Error(ErrorCode::kInvalidArgument, "generate: max_tokens must not be negative");
-  session::Sampler sampler(o.sampling, static_cast<int32_t>(m.model->config().n_vocab));
+  // Embedding rows past the tokenizer's vocabulary (padding) are not tokens: never sample them.
+  const auto n_sample = static_cast<int32_t>(std::min<int64_t>(m.model->config().n_vocab, m.tokenizer->n_vocab()));
+  session::Sampler sampler(o.sampling, n_sample);
   session::TextStream stream(*m.tokenizer, o.stop);
   GenerateResult res;
   auto emit = [&](const std::string& piece) {
