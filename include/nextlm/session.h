@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,6 +31,7 @@ namespace nextlm {
 
 namespace detail {
 struct SessionImpl;
+struct GenerationImpl;
 }
 
 struct SessionParams {
@@ -102,7 +104,37 @@ class Session {
   const Model& model() const;
 
  private:
+  friend class Generation;
   std::unique_ptr<detail::SessionImpl> impl_;
 };
+
+// Session::generate one token at a time, so that a caller (a server) can
+// advance several sessions with one forward pass: decode_together(). Same
+// stops, callbacks and result as generate(); the session must not be used
+// otherwise until done(). The constructor throws like generate() would.
+class Generation {
+ public:
+  Generation(Session& session, const GenerateOptions& options);
+  ~Generation();
+  Generation(const Generation&) = delete;
+  Generation& operator=(const Generation&) = delete;
+
+  bool done() const;
+  // The next step feeds `id` instead of sampling one (constrained decoding,
+  // scripted replies in tests). Throws kInvalidArgument for ids out of range.
+  void force_next(int32_t id);
+  const GenerateResult& result() const;  // complete once done()
+  Session& session();
+
+ private:
+  friend size_t decode_together(std::span<Generation* const> generations);
+  std::unique_ptr<detail::GenerationImpl> impl_;
+};
+
+// Advances every unfinished generation by one token: each samples its next
+// token (or ends: stop, max_tokens, cancel), then all new tokens run through
+// the model in one batched forward pass. The generations' sessions must be
+// distinct and share one Model. Returns how many are still unfinished.
+size_t decode_together(std::span<Generation* const> generations);
 
 }  // namespace nextlm

@@ -9,9 +9,7 @@
 #include "nextlm/error.h"
 #include "quant/quantize.h"
 #include "session/model_impl.h"
-#include "session/sampler.h"
 #include "session/session_impl.h"
-#include "session/text_stream.h"
 
 namespace nextlm {
 
@@ -111,62 +109,10 @@ PromptResult SessionImpl::set_prompt(std::span<const int32_t> prompt, std::span<
   return r;
 }
 
-GenerateResult SessionImpl::generate(const GenerateOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
-  if (!logits_valid) throw Error(ErrorCode::kInvalidArgument, "generate: no prompt to continue (set a prompt first)");
-  if (o.max_tokens < 0) throw Error(ErrorCode::kInvalidArgument, "generate: max_tokens must not be negative");
-  session::Sampler sampler(o.sampling, static_cast<int32_t>(m.model->config().n_vocab));
-  session::TextStream stream(*m.tokenizer, o.stop);
-  GenerateResult res;
-  auto emit = [&](const std::string& piece) {
-    if (piece.empty()) return true;
-    res.text += piece;
-    return !o.on_text || o.on_text(piece);
-  };
-  bool flush = true;
-  for (;;) {
-    if (res.generated_tokens >= o.max_tokens) {
-      res.stop_reason = StopReason::kMaxTokens;
-      break;
-    }
-    if (cancel_flag.load()) {
-      res.stop_reason = StopReason::kCancelled;
-      break;
-    }
-    const int32_t id = sampler.sample(logits.data(), tokens);
-    res.tokens.push_back(id);
-    ++res.generated_tokens;
-    if (!o.ignore_eos && model->is_end_of_generation(id)) {
-      res.stop_reason = StopReason::kEndOfGeneration;
-      break;
-    }
-    if (std::find(o.stop_tokens.begin(), o.stop_tokens.end(), id) != o.stop_tokens.end()) {
-      res.stop_reason = StopReason::kStopToken;
-      break;
-    }
-    const std::string piece = stream.push(id);
-    if (stream.stopped()) {
-      emit(piece);
-      res.stop_reason = StopReason::kStopString;
-      flush = false;
-      break;
-    }
-    if (seq->n_past() >= params.n_ctx) {
-      res.stop_reason = StopReason::kContextFull;
-      break;
-    }
-    process(std::span<const int32_t>(&id, 1), {});
-    if (!emit(piece)) {
-      res.stop_reason = StopReason::kCancelled;
-      flush = false;
-      break;
-    }
-  }
-  if (flush) emit(stream.finish());
-  cancel_flag.store(false);
-  take_checkpoint();
-  res.seconds = seconds_since(t0);
-  return res;
+void SessionImpl::fed_one(int32_t id) {
+  tokens.push_back(id);
+  logits_valid = true;
+  if (params.checkpoint_interval > 0 && seq->n_past() % params.checkpoint_interval == 0) take_checkpoint();
 }
 
 }  // namespace detail
@@ -190,7 +136,12 @@ PromptResult Session::append_text(std::string_view text, bool parse_special) {
   return append(ids);
 }
 
-GenerateResult Session::generate(const GenerateOptions& options) { return impl_->generate(options); }
+GenerateResult Session::generate(const GenerateOptions& options) {
+  Generation g(*this, options);
+  Generation* one[] = {&g};
+  while (!g.done()) decode_together(one);
+  return g.result();
+}
 void Session::cancel() { impl_->cancel_flag.store(true); }
 
 void Session::rewind(int64_t n) {
