@@ -297,3 +297,47 @@ TEST_CASE("session: chat completion renders the model's template and reuses the 
   CHECK_THROWS_AS(chat_completion(s, R"([{"role": "wizard", "content": "x"}])", o), Error);
   CHECK_THROWS_AS(chat_completion(s, R"({"role": "user"})", o), Error);
 }
+
+TEST_CASE("session: decode_together gives each session what it generates alone", "[session][fixtures]") {
+  auto model = load();
+  const std::vector<std::string> prompts = {"<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n",
+                                            "The quick brown fox", "def f(x):\n    return"};
+  std::vector<GenerateResult> alone;
+  for (const auto& p : prompts) {
+    Session s(model, {.n_ctx = 128});
+    s.set_prompt(model->tokenize(p, true));
+    alone.push_back(s.generate(greedy(6 + static_cast<int>(alone.size()))));
+  }
+  std::vector<std::unique_ptr<Session>> sessions;
+  std::vector<std::unique_ptr<Generation>> gens;
+  std::vector<Generation*> ptrs;
+  std::vector<std::string> streamed(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    sessions.push_back(std::make_unique<Session>(model, SessionParams{.n_ctx = 128}));
+    sessions.back()->set_prompt(model->tokenize(prompts[i], true));
+    GenerateOptions o = greedy(6 + static_cast<int>(i));
+    o.on_text = [&streamed, i](std::string_view t) {
+      streamed[i] += t;
+      return true;
+    };
+    gens.push_back(std::make_unique<Generation>(*sessions.back(), o));
+    ptrs.push_back(gens.back().get());
+  }
+  int steps = 0;
+  while (decode_together(ptrs) > 0) ++steps;
+  CHECK(steps == 8);  // the longest feeds 8 tokens; the call after them ends it
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    CHECK(gens[i]->result().tokens == alone[i].tokens);
+    CHECK(gens[i]->result().text == alone[i].text);
+    CHECK(streamed[i] == alone[i].text);
+  }
+  // A forced token is fed instead of a sampled one.
+  Session s(model, {.n_ctx = 64});
+  s.set_prompt(model->tokenize("Hi", true));
+  Generation g(s, greedy(2));
+  g.force_next(42);
+  Generation* one[] = {&g};
+  decode_together(one);
+  CHECK(g.result().tokens.front() == 42);
+  CHECK_THROWS_AS(g.force_next(-1), Error);
+}

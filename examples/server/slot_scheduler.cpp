@@ -123,6 +123,7 @@ void SlotScheduler::run() {
         const size_t i = pick_slot(*job);
         if (i == slots_.size()) break;
         queue_.pop_front();
+        --free_slots_;  // now, not at the next publish_stats(): submit() counts on it
         slots_[i].job = std::move(job);
         slots_[i].last_used = ++clock_;
         starting.push_back(i);
