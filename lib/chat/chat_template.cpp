@@ -70,6 +70,10 @@ std::vector<std::string> ChatTemplate::template_names(const gguf::GgufFile& file
 }
 
 std::string ChatTemplate::render(const ChatRequest& request, const jinja::RenderOptions& options) const {
+  return render_tracked(request, options).text;
+}
+
+RenderedPrompt ChatTemplate::render_tracked(const ChatRequest& request, const jinja::RenderOptions& options) const {
   auto ctx = jinja::make_dict();
   auto set = [&](const char* k, jinja::Value v) { ctx->set(jinja::Value::string(k), std::move(v)); };
   set("messages", value_from_json(request.messages));
@@ -79,7 +83,11 @@ std::string ChatTemplate::render(const ChatRequest& request, const jinja::Render
   set("eos_token", jinja::Value::string(request.eos_token.value_or(eos_)));
   if (request.extra.is_object())
     for (const auto& [k, v] : request.extra.items()) ctx->set(jinja::Value::string(k), value_from_json(v));
-  return template_.render(jinja::Value::dict(ctx), options);
+  jinja::Value out = template_.render_value(jinja::Value::dict(ctx), options);
+  RenderedPrompt r;
+  if (out.taint()) r.input = *out.taint();
+  r.text = out.str();
+  return r;
 }
 
 }  // namespace nextlm::chat

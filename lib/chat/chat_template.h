@@ -48,6 +48,15 @@ struct ChatRequest {
   std::optional<std::string> bos_token, eos_token;
 };
 
+// A rendered prompt and the byte ranges of it that came from the request's
+// values (message content, tool definitions and calls, extra variables) rather
+// than from the template. bos/eos tokens and add_generation_prompt count as
+// template text.
+struct RenderedPrompt {
+  std::string text;
+  jinja::Taint input;  // sorted, disjoint [begin, end) ranges
+};
+
 class ChatTemplate {
  public:
   // Parses `source`; throws jinja::TemplateError on syntax errors.
@@ -62,6 +71,8 @@ class ChatTemplate {
   // Throws jinja::TemplateError (a nextlm::Error) when rendering fails,
   // including the template's own raise_exception().
   std::string render(const ChatRequest& request, const jinja::RenderOptions& options = {}) const;
+  // The same text, with which parts came from input.
+  RenderedPrompt render_tracked(const ChatRequest& request, const jinja::RenderOptions& options = {}) const;
 
   const std::string& source() const { return source_; }
   const std::string& bos_token() const { return bos_; }

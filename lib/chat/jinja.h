@@ -44,6 +44,9 @@ class Template {
   explicit Template(std::string_view source);
   // `context` is a dict of template variables.
   std::string render(const Value& context, const RenderOptions& options = {}) const;
+  // The output as a string value whose taint() marks the bytes that came
+  // from input strings of `context` (Value::input_string; see jinja_taint.h).
+  Value render_value(const Value& context, const RenderOptions& options = {}) const;
 
  private:
   std::shared_ptr<const TemplateAst> ast_;

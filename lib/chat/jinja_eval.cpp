@@ -21,6 +21,10 @@ Template::Template(std::string_view source)
     : ast_(std::make_shared<const TemplateAst>(parse_template(source))) {}
 
 std::string Template::render(const Value& context, const RenderOptions& options) const {
+  return render_value(context, options).str();
+}
+
+Value Template::render_value(const Value& context, const RenderOptions& options) const {
   Interpreter in(options);
   return in.render(*ast_, context);
 }
@@ -37,13 +41,13 @@ Interpreter::~Interpreter() {
   for (auto& o : objects_) o->clear();
 }
 
-std::string Interpreter::render(const TemplateAst& ast, const Value& context) {
+Value Interpreter::render(const TemplateAst& ast, const Value& context) {
   auto top = std::make_shared<Frame>();
   top->parent = globals_;
   if (context.is_dict())
     for (const auto& [k, v] : context.dict_data().entries)
       if (k.is_string()) top->vars[k.str()] = v;
-  std::string result;
+  TextBuilder result;
   out_ = &result;
   try {
     exec_body(ast.body, top);
@@ -53,7 +57,7 @@ std::string Interpreter::render(const TemplateAst& ast, const Value& context) {
   }
   out_ = nullptr;
   for (auto& c : closures_) c->frame.reset();
-  return result;
+  return result.take();
 }
 
 void Interpreter::step(uint64_t n) {
@@ -68,14 +72,19 @@ void Interpreter::check_size(size_t bytes) {
   step(bytes / 256);
 }
 
-void Interpreter::emit(const std::string& text) {
-  out_->append(text);
+void Interpreter::emit(const std::string& template_text) {
+  out_->append_template(template_text);
   check_size(out_->size());
 }
 
-std::string Interpreter::capture(const Body& body, const FramePtr& frame) {
-  std::string buf;
-  std::string* saved = out_;
+void Interpreter::emit(const Value& v) {
+  out_->append(text_of(v));
+  check_size(out_->size());
+}
+
+Value Interpreter::capture(const Body& body, const FramePtr& frame) {
+  TextBuilder buf;
+  TextBuilder* saved = out_;
   out_ = &buf;
   try {
     exec_body(body, frame);
@@ -84,7 +93,7 @@ std::string Interpreter::capture(const Body& body, const FramePtr& frame) {
     throw;
   }
   out_ = saved;
-  return buf;
+  return buf.take();
 }
 
 Interpreter::Flow Interpreter::exec_body(const Body& body, const FramePtr& frame) {
@@ -115,7 +124,7 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const FramePtr& frame) {
   line_ = s.line;
   switch (s.kind) {
     case StmtKind::kData: emit(s.text); return Flow::kNormal;
-    case StmtKind::kPrint: emit(to_str(eval(*s.expr, frame))); return Flow::kNormal;
+    case StmtKind::kPrint: emit(eval(*s.expr, frame)); return Flow::kNormal;
     case StmtKind::kIf:
       for (const auto& [cond, body] : s.branches)
         if (truthy(eval(*cond, frame))) return exec_body(body, frame);
@@ -138,7 +147,7 @@ Interpreter::Flow Interpreter::exec(const Stmt& s, const FramePtr& frame) {
 Interpreter::Flow Interpreter::exec_block(const Stmt& s, const FramePtr& frame) {
   switch (s.kind) {
     case StmtKind::kSetBlock: {
-      Value v = Value::string(capture(s.body, child_of(frame)));
+      Value v = capture(s.body, child_of(frame));
       if (s.filter) v = eval_filter(*s.filter, frame, &v);
       assign(*s.target, v, frame);
       return Flow::kNormal;
@@ -150,12 +159,12 @@ Interpreter::Flow Interpreter::exec_block(const Stmt& s, const FramePtr& frame) 
       CallArgs args;
       eval_args(call, frame, args);
       args.kw.emplace_back("caller", caller);
-      emit(to_str(this->call(fn, args)));
+      emit(this->call(fn, args));
       return Flow::kNormal;
     }
     case StmtKind::kFilterBlock: {
-      Value v = Value::string(capture(s.body, child_of(frame)));
-      emit(to_str(eval_filter(*s.filter, frame, &v)));
+      Value v = capture(s.body, child_of(frame));
+      emit(eval_filter(*s.filter, frame, &v));
       return Flow::kNormal;
     }
     case StmtKind::kWith: {
@@ -192,8 +201,8 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const FramePtr& frame, co
         --in.call_depth_;
         raise("LimitExceeded", "maximum recursion depth exceeded");
       }
-      std::string buf;
-      std::string* saved = in.out_;
+      TextBuilder buf;
+      TextBuilder* saved = in.out_;
       in.out_ = &buf;
       try {
         in.exec_for(*stmt, outer, a.pos[0], depth + 1);
@@ -204,7 +213,7 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const FramePtr& frame, co
       }
       in.out_ = saved;
       --in.call_depth_;
-      return Value::string(std::move(buf));
+      return buf.take();
     });
   }
   const Value loop_value = Value::object(loop);
@@ -320,7 +329,7 @@ Value Interpreter::call_macro(const MacroClosure& m, CallArgs& args) {
   if (d.uses_varargs) f->vars["varargs"] = Value::tuple(std::move(extra_pos));
   if (d.uses_kwargs) f->vars["kwargs"] = Value::dict(extra_kw);
   if (d.uses_caller && !have_caller && d.kind == StmtKind::kMacro) f->vars["caller"] = Value::undefined_hint("No caller defined");
-  return Value::string(capture(d.body, f));
+  return capture(d.body, f);
 }
 
 Value Interpreter::call(const Value& fn, CallArgs& args) {
@@ -371,12 +380,13 @@ Value Interpreter::getitem(const Value& obj, const Value& key) {
         if (py::is_ascii(obj.str())) {
           const auto n = static_cast<int64_t>(obj.str().size());
           if (i < 0) i += n;
-          if (i >= 0 && i < n) return Value::string(obj.str().substr(static_cast<size_t>(i), 1));
+          if (i >= 0 && i < n) return derived(Value::string(obj.str().substr(static_cast<size_t>(i), 1)), obj.holds_input());
         } else {
           std::vector<uint32_t> cps = py::to_code_points(obj.str());
           const auto n = static_cast<int64_t>(cps.size());
           if (i < 0) i += n;
-          if (i >= 0 && i < n) return Value::string(py::from_code_points(&cps[static_cast<size_t>(i)], 1));
+          if (i >= 0 && i < n)
+            return derived(Value::string(py::from_code_points(&cps[static_cast<size_t>(i)], 1)), obj.holds_input());
         }
       } else {
         const auto& items = obj.items();
@@ -401,7 +411,12 @@ Value Interpreter::apply_filter(const std::string& name, const Value& subject, C
   FilterFn f = find_filter(name);
   if (!f) raise("TemplateAssertionError", "No filter named " + py::repr_string(name) + ".");
   step();
-  return f(*this, subject, args);
+  Value r = f(*this, subject, args);
+  if (!r.is_string() && !r.is_list()) return r;
+  bool from_input = subject.holds_input();
+  for (const Value& a : args.pos) from_input = from_input || a.holds_input();
+  for (const auto& kv : args.kw) from_input = from_input || kv.second.holds_input();
+  return derived(std::move(r), from_input);
 }
 
 bool Interpreter::apply_test(const std::string& name, const Value& subject, CallArgs& args) {
@@ -434,7 +449,7 @@ std::vector<Value> Interpreter::iterate(const Value& v) {
       for (size_t i = 0; i < s.size();) {
         size_t j = i;
         py::decode_at(s, j);
-        chars.push_back(Value::string(s.substr(i, j - i)));
+        chars.push_back(derived(Value::string(s.substr(i, j - i)), v.holds_input()));
         i = j;
       }
       step(chars.size() / 16);

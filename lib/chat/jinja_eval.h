@@ -10,6 +10,7 @@
 
 #include "chat/jinja.h"
 #include "chat/jinja_ast.h"
+#include "chat/jinja_taint.h"
 
 namespace nextlm::chat::jinja {
 
@@ -27,7 +28,8 @@ class Interpreter {
   Interpreter(const Interpreter&) = delete;
   Interpreter& operator=(const Interpreter&) = delete;
 
-  std::string render(const TemplateAst& ast, const Value& context);
+  // The output as a string value whose ranges mark the text from input.
+  Value render(const TemplateAst& ast, const Value& context);
 
   // ---- services for builtins ----
   Value call(const Value& fn, CallArgs& args);
@@ -58,8 +60,9 @@ class Interpreter {
   Flow exec(const Stmt& s, const FramePtr& frame);
   [[gnu::noinline]] Flow exec_block(const Stmt& s, const FramePtr& frame);  // set/call/filter/with blocks
   Flow exec_for(const Stmt& s, const FramePtr& frame, const Value& iterable, int depth);
-  std::string capture(const Body& body, const FramePtr& frame);
-  void emit(const std::string& text);
+  Value capture(const Body& body, const FramePtr& frame);
+  void emit(const std::string& template_text);
+  void emit(const Value& v);  // str(v), keeping which text came from input
   Value eval(const Expr& e, const FramePtr& frame);
   [[gnu::noinline]] Value eval_call(const Expr& e, const FramePtr& frame);
   [[gnu::noinline]] Value eval_sequence(const Expr& e, const FramePtr& frame);
@@ -79,7 +82,7 @@ class Interpreter {
 
   RenderOptions opts_;
   FramePtr globals_;
-  std::string* out_ = nullptr;
+  TextBuilder* out_ = nullptr;
   uint64_t steps_ = 0;
   uint64_t iterations_ = 0;
   int call_depth_ = 0;

@@ -122,7 +122,7 @@ Value Interpreter::eval_getitem(const Expr& e, const FramePtr& frame) {
     Value start = s.a ? eval(*s.a, frame) : Value::none();
     Value stop = s.b ? eval(*s.b, frame) : Value::none();
     Value stride = s.c ? eval(*s.c, frame) : Value::none();
-    return slice(*this, obj, start, stop, stride);
+    return derived(slice(*this, obj, start, stop, stride), obj.holds_input());
   }
   return getitem(obj, eval(*e.b, frame));
 }
@@ -139,7 +139,8 @@ Value Interpreter::eval_binary(const Expr& e, const FramePtr& frame) {
   Value l = eval(*e.a, frame);
   Value r = eval(*e.b, frame);
   line_ = e.line;
-  return binary_op(*this, e.op, l, r);
+  // String `+` keeps exact ranges; other results of input are all input.
+  return derived(binary_op(*this, e.op, l, r), l.holds_input() || r.holds_input());
 }
 
 Value Interpreter::eval_logic(const Expr& e, const FramePtr& frame) {
@@ -149,12 +150,12 @@ Value Interpreter::eval_logic(const Expr& e, const FramePtr& frame) {
 }
 
 Value Interpreter::eval_concat(const Expr& e, const FramePtr& frame) {
-  std::string s;
+  TextBuilder s;
   for (const auto& x : e.items) {
-    s += to_str(eval(*x, frame));
+    s.append(text_of(eval(*x, frame)));
     check_size(s.size());
   }
-  return Value::string(std::move(s));
+  return s.take();
 }
 
 Value Interpreter::eval_compare(const Expr& e, const FramePtr& frame) {

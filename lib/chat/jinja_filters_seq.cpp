@@ -84,17 +84,17 @@ Value f_last(Interpreter& in, const Value& v, CallArgs& a) {
 
 Value f_join(Interpreter& in, const Value& v, CallArgs& a) {
   Args args(a, "do_join", {"d", "attribute"});
-  const std::string sep = args.has(0) ? to_str(args.get(0)) : "";
+  const Value sep = args.has(0) ? text_of(args.get(0)) : Value::string("");
   std::optional<std::string> attr = args.string(1);
-  std::string out;
+  TextBuilder out;  // exact input ranges: a joined list of template and input text stays mixed
   bool first = true;
   for (const Value& x : in.iterate(v)) {
-    if (!first) out += sep;
+    if (!first) out.append(sep);
     first = false;
-    out += to_str(attr ? lookup_attribute(in, x, *attr) : x);
+    out.append(text_of(attr ? lookup_attribute(in, x, *attr) : x));
     in.check_size(out.size());
   }
-  return Value::string(std::move(out));
+  return out.take();
 }
 
 Value f_map(Interpreter& in, const Value& v, CallArgs& a) {

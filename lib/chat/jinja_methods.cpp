@@ -21,7 +21,15 @@ Value bind_method(const Value& self, const std::string& name, MethodFn fn) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%p", self.identity());
   c->repr = "<built-in method " + name + " of " + self.type_name() + " object at " + buf + ">";
-  c->fn = [self, fn](Interpreter& in, CallArgs& a) { return fn(in, self, a); };
+  // Results computed from input are input (join keeps exact ranges itself).
+  c->fn = [self, fn](Interpreter& in, CallArgs& a) {
+    Value r = fn(in, self, a);
+    if (!r.is_string() && !r.is_list()) return r;
+    bool from_input = self.holds_input();
+    for (const Value& x : a.pos) from_input = from_input || x.holds_input();
+    for (const auto& kv : a.kw) from_input = from_input || kv.second.holds_input();
+    return derived(std::move(r), from_input);
+  };
   return Value::callable(std::move(c));
 }
 
@@ -196,16 +204,16 @@ std::optional<Value> string_method(const Value& self, const std::string& name) {
   M("format", return str(str_format(in, s.str(), a), s);)
   M("join", {
     Args args(a, "join", {"iterable"});
-    std::string out;
+    TextBuilder out;
     size_t i = 0;
     for (const Value& v : in.iterate(args.get(0))) {
       if (!v.is_string())
         raise("TypeError", "sequence item " + std::to_string(i) + ": expected str instance, " + v.type_name() + " found");
-      if (i++) out += s.str();
-      out += v.str();
+      if (i++) out.append(s);
+      out.append(v);
       in.check_size(out.size());
     }
-    return str(std::move(out), s);
+    return out.take(s.is_markup());
   })
   M("center", return str_pad(s, a, "center", in);)
   M("ljust", return str_pad(s, a, "ljust", in);)

@@ -77,6 +77,13 @@ Value binary_op(Interpreter& in, const std::string& op, const Value& a, const Va
     }
     if (nums) return Value::number(a.as_float() + b.as_float());
     if (a.is_string() && b.is_string()) {
+      if (a.is_markup() == b.is_markup()) {  // no escaping: exact input ranges
+        in.check_size(a.str().size() + b.str().size());
+        TextBuilder t;
+        t.append(a);
+        t.append(b);
+        return t.take(a.is_markup());
+      }
       std::string l = a.is_markup() || !b.is_markup() ? a.str() : py::html_escape(a.str());
       std::string r = b.is_markup() || !a.is_markup() ? b.str() : py::html_escape(b.str());
       in.check_size(l.size() + r.size());

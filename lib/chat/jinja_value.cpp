@@ -40,10 +40,29 @@ void raise_undefined(const Value& v) {
   raise(u->security ? "SecurityError" : "UndefinedError", u->message());
 }
 
+Value Value::input_string(std::string s) {
+  const size_t n = s.size();
+  Value v = string(std::move(s));
+  if (n) v.taint_ = std::make_shared<const Taint>(Taint{TaintSpan{0, n}});
+  return v;
+}
+
+bool Value::holds_input() const {
+  switch (kind_) {
+    case Kind::kString: return taint_ != nullptr;
+    case Kind::kList: return list_data().holds_input;
+    case Kind::kDict: return dict_data().holds_input;
+    default: return false;
+  }
+}
+
 Value Value::list(std::vector<Value> items, SeqKind kind) {
   auto d = std::make_shared<ListData>();
   int depth = 0;
-  for (const Value& v : items) depth = std::max(depth, v.depth());
+  for (const Value& v : items) {
+    depth = std::max(depth, v.depth());
+    d->holds_input = d->holds_input || v.holds_input();
+  }
   d->depth = depth + 1;
   if (d->depth > kMaxValueDepth) raise("RecursionError", "maximum nesting depth of values exceeded");
   d->items = std::move(items);
@@ -55,7 +74,11 @@ Value Value::list(std::vector<Value> items, SeqKind kind) {
 
 Value Value::dict(std::shared_ptr<DictData> d) {
   int depth = 0;
-  for (const auto& [k, val] : d->entries) depth = std::max({depth, k.depth(), val.depth()});
+  d->holds_input = false;
+  for (const auto& [k, val] : d->entries) {
+    depth = std::max({depth, k.depth(), val.depth()});
+    d->holds_input = d->holds_input || k.holds_input() || val.holds_input();
+  }
   d->depth = depth + 1;
   if (d->depth > kMaxValueDepth) raise("RecursionError", "maximum nesting depth of values exceeded");
   Value v(Kind::kDict);
@@ -216,6 +239,7 @@ const Value* DictData::find(std::string_view key) const {
 }
 
 void DictData::set(const Value& key, Value value) {
+  holds_input = holds_input || key.holds_input() || value.holds_input();
   std::string k = hash_key(key);
   auto it = index.find(k);
   if (it != index.end()) {
@@ -270,7 +294,7 @@ std::string to_repr(const Value& v, int depth) {
       switch (l.kind) {
         case SeqKind::kList: return std::string(1, '[').append(join_repr(l.items, depth)).append("]");
         case SeqKind::kTuple:
-          return "(" + join_repr(l.items, depth) + (l.items.size() == 1 ? ",)" : ")");
+          return std::string(1, '(').append(join_repr(l.items, depth)).append(l.items.size() == 1 ? ",)" : ")");
         case SeqKind::kDictKeys: return "dict_keys([" + join_repr(l.items, depth) + "])";
         case SeqKind::kDictValues: return "dict_values([" + join_repr(l.items, depth) + "])";
         case SeqKind::kDictItems: return "dict_items([" + join_repr(l.items, depth) + "])";

@@ -5,6 +5,11 @@
 // dicts (insertion-ordered), callables (builtins, bound methods, macros) and
 // objects (namespace, loop, cycler, joiner).
 //
+// Strings also carry their provenance: the byte ranges that came from the
+// render's input values (message content, tool definitions...) rather than
+// from the template text. Prompt tokenization uses it to keep control-token
+// text inside input from becoming control tokens (see jinja_taint.h).
+//
 // Lists and dicts are shared by reference like Python objects and are never
 // modified after construction (the sandbox is immutable); namespaces are the
 // only mutable objects. Nesting depth is bounded at construction so that
@@ -45,6 +50,12 @@ class TemplateError : public nextlm::Error {
 [[noreturn]] void raise(const char* type, std::string message);
 
 constexpr int kMaxValueDepth = 400;
+
+// Byte range [begin, end) of a string that came from input values.
+struct TaintSpan {
+  size_t begin = 0, end = 0;
+};
+using Taint = std::vector<TaintSpan>;  // sorted, disjoint, non-empty ranges
 
 class Value;
 class Interpreter;
@@ -116,6 +127,14 @@ class Value {
     v.markup_ = markup;
     return v;
   }
+  // A string with the given input ranges (null or empty: all template text).
+  static Value string(std::string s, bool markup, std::shared_ptr<const Taint> taint) {
+    Value v = string(std::move(s), markup);
+    if (taint && !taint->empty()) v.taint_ = std::move(taint);
+    return v;
+  }
+  // A string every byte of which came from input.
+  static Value input_string(std::string s);
   static Value list(std::vector<Value> items, SeqKind kind = SeqKind::kList);
   static Value tuple(std::vector<Value> items) { return list(std::move(items), SeqKind::kTuple); }
   static Value dict(std::shared_ptr<DictData> d);
@@ -159,6 +178,10 @@ class Value {
   const std::vector<Value>& items() const;  // kList
 
   int depth() const;  // nesting depth (1 for scalars)
+  // Input ranges of a string (null when it is all template text).
+  const std::shared_ptr<const Taint>& taint() const { return taint_; }
+  // Whether this value, or anything it holds, has bytes from input.
+  bool holds_input() const;
   const char* type_name() const;  // Python's type(x).__name__
 
  private:
@@ -171,12 +194,14 @@ class Value {
   };
   std::string s_;
   std::shared_ptr<void> p_;
+  std::shared_ptr<const Taint> taint_;  // strings only
 };
 
 struct ListData {
   std::vector<Value> items;
   SeqKind kind = SeqKind::kList;
   int depth = 1;
+  bool holds_input = false;  // some element holds input (fixed at construction, like depth)
   bool consumed = false;  // generators iterate once
   int64_t range_start = 0, range_stop = 0, range_step = 1;
   const std::vector<std::string>* field_names = nullptr;  // a named tuple's attributes (static storage)
@@ -186,6 +211,7 @@ struct DictData {
   std::vector<std::pair<Value, Value>> entries;
   std::unordered_map<std::string, size_t> index;
   int depth = 1;
+  bool holds_input = false;  // some key or value holds input (fixed at construction)
 
   const Value* find(const Value& key) const;
   const Value* find(std::string_view key) const;

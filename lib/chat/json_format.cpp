@@ -173,7 +173,7 @@ static Value from_json_at(const nlohmann::ordered_json& j, int depth) {
       return Value::number(static_cast<double>(u));
     }
     case T::number_float: return Value::number(j.get<double>());
-    case T::string: return Value::string(j.get<std::string>());
+    case T::string: return Value::input_string(j.get<std::string>());
     case T::array: {
       std::vector<Value> items;
       items.reserve(j.size());
@@ -182,7 +182,7 @@ static Value from_json_at(const nlohmann::ordered_json& j, int depth) {
     }
     case T::object: {
       auto d = jinja::make_dict();
-      for (const auto& [k, x] : j.items()) d->set(Value::string(k), from_json_at(x, depth + 1));
+      for (const auto& [k, x] : j.items()) d->set(Value::input_string(k), from_json_at(x, depth + 1));
       return Value::dict(d);
     }
     default: return Value::none();

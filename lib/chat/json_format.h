@@ -23,7 +23,8 @@ struct JsonDumpOptions {
 // LimitExceeded past max_bytes).
 std::string json_dumps(const jinja::Value& v, const JsonDumpOptions& opts, size_t max_bytes = SIZE_MAX);
 
-// Objects keep their key order (nlohmann::ordered_json).
+// Objects keep their key order (nlohmann::ordered_json). Strings (keys too)
+// are input strings: rendered text from them is marked as input.
 jinja::Value value_from_json(const nlohmann::ordered_json& j);
 nlohmann::ordered_json value_to_json(const jinja::Value& v);
 
