@@ -43,16 +43,47 @@ void check_prompt_fits(const ServerState& st, size_t n_prompt, const char* param
   }
 }
 
-// Waits for a job that is not streamed and answers with its outcome.
-void answer_when_done(httplib::Response& res, Job& job, const std::function<std::string(const ChatResult&)>& body) {
-  std::unique_lock<std::mutex> lock(job.mu);
-  job.cv.wait(lock, [&] { return job.finished; });
-  if (job.error_status) {
-    const int status = job.error_status == 499 ? 500 : job.error_status;
-    send_error(res, ApiError(status, job.error_message, status == 400 ? "invalid_request_error" : "server_error"));
-    return;
+ApiError job_error(const Job& job) {
+  const int status = job.error_status == 400 || job.error_status == 503 ? job.error_status : 500;
+  return ApiError(status, job.error_message, status == 400 ? "invalid_request_error" : "server_error");
+}
+
+// Answers a job that is not streamed. One that ends within a second gets a
+// plain response; one still running gets its 200 now and a chunked body of
+// spaces (JSON allows leading whitespace) until the JSON is ready: a failed
+// write tells that the client has gone, which cancels the generation.
+void answer_when_done(httplib::Response& res, std::shared_ptr<Job> job,
+                      std::function<std::string(const ChatResult&)> body) {
+  {
+    std::unique_lock<std::mutex> lock(job->mu);
+    if (job->cv.wait_for(lock, std::chrono::seconds(1), [&] { return job->finished; })) {
+      if (job->error_status) {
+        send_error(res, job_error(*job));
+      } else {
+        res.set_content(body(job->result), kJson);
+      }
+      return;
+    }
   }
-  res.set_content(body(job.result), kJson);
+  res.set_chunked_content_provider(
+      kJson,
+      [job, body](size_t, httplib::DataSink& sink) {
+        bool finished = false;
+        {
+          std::unique_lock<std::mutex> lock(job->mu);
+          finished = job->cv.wait_for(lock, std::chrono::seconds(1), [&] { return job->finished; });
+        }
+        const std::string out = !finished ? " " : job->error_status ? error_body(job_error(*job)) : body(job->result);
+        if (!sink.write(out.data(), out.size())) {
+          job->cancelled = true;
+          return false;
+        }
+        if (finished) sink.done();
+        return true;
+      },
+      [job](bool success) {
+        if (!success) job->cancelled = true;
+      });
 }
 
 // Streams a job as server-sent events. `event_data` turns one event into the
@@ -86,9 +117,7 @@ void stream_job(httplib::Response& res, std::shared_ptr<Job> job,
         }
         if (finished) {
           if (job->error_status) {
-            out += "data: " + error_body(ApiError(job->error_status == 400 ? 400 : 500, job->error_message,
-                                                  job->error_status == 400 ? "invalid_request_error" : "server_error")) +
-                   "\n\n";
+            out += "data: " + error_body(job_error(*job)) + "\n\n";
           } else {
             out += end(job->result);
           }
@@ -135,7 +164,7 @@ void handle_chat(ServerState& st, const httplib::Request& req, httplib::Response
   }
   const ResponseIds ids = make_ids(st, "chatcmpl-", spec.model);
   if (!spec.stream) {
-    answer_when_done(res, *job, [&](const ChatResult& r) { return chat_completion_body(ids, r); });
+    answer_when_done(res, job, [ids](const ChatResult& r) { return chat_completion_body(ids, r); });
     return;
   }
   const bool usage = spec.include_usage;
@@ -177,7 +206,7 @@ void handle_completion(ServerState& st, const httplib::Request& req, httplib::Re
   }
   const ResponseIds ids = make_ids(st, "cmpl-", spec.model);
   if (!spec.stream) {
-    answer_when_done(res, *job, [&](const ChatResult& r) { return completion_body(ids, r); });
+    answer_when_done(res, job, [ids](const ChatResult& r) { return completion_body(ids, r); });
     return;
   }
   const bool usage = spec.include_usage;

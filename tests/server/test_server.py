@@ -24,7 +24,7 @@ SERVER = os.environ.get("NEXTLM_SERVER", "")
 pytestmark = [pytest.mark.skipif(not os.path.exists(MODEL), reason="fixtures not found"),
               pytest.mark.skipif(not os.path.exists(SERVER), reason="nextlm-server not built (NEXTLM_SERVER)")]
 
-CTX = 512
+CTX = 4096
 TOOLS = [{"type": "function", "function": {
     "name": "read_file", "description": "Read a file",
     "parameters": {"type": "object", "properties": {"path": {"type": "string"}, "lines": {"type": "integer"}},
@@ -359,6 +359,25 @@ def test_disconnect_mid_stream_frees_the_slot(server):
     after = wait_idle(server)
     assert after["nextlm_completion_tokens_total"] - before < CTX - 20  # cancelled well before the end
     assert chat(server.client(), USER).choices[0].finish_reason in ("length", "stop")
+
+
+def test_disconnect_while_waiting_for_a_plain_reply(server):
+    wait_idle(server)
+    before = server.metrics()["nextlm_completion_tokens_total"]
+    body = {"messages": [{"role": "user", "content": "Tell me a long story."}], "temperature": 0, "logit_bias": NO_END}
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    time.sleep(2)  # past the first second, after which the server answers with whitespace until the JSON is ready
+    conn.sock.shutdown(socket.SHUT_RDWR)
+    conn.close()
+    after = wait_idle(server)
+    assert after["nextlm_completion_tokens_total"] - before < CTX - 20
+
+
+def test_slow_plain_reply_is_valid_json(server):
+    # Long enough to pass the first second: the body then comes chunked, led by whitespace.
+    r = chat(server.client(), USER, max_tokens=1500, logit_bias=NO_END)
+    assert r.usage.completion_tokens == 1500 and r.choices[0].finish_reason == "length"
 
 
 def test_full_queue_answers_503(server):
