@@ -51,6 +51,15 @@ bool SlotScheduler::submit(std::shared_ptr<Job> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return false;
+    // Jobs whose clients left while queued give their places back now.
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if ((*it)->cancelled) {
+        (*it)->fail(499, "cancelled");
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     // Free slots take jobs at the next step; beyond them only max_queue_ may wait.
     if (queue_.size() >= max_queue_ + static_cast<size_t>(free_slots_)) return false;
     queue_.push_back(std::move(job));
@@ -107,7 +116,6 @@ size_t SlotScheduler::pick_slot(const Job& job) const {
 
 void SlotScheduler::run() {
   for (;;) {
-    std::vector<size_t> starting;
     {
       std::unique_lock<std::mutex> lock(mu_);
       const bool running = std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.job != nullptr; });
@@ -126,10 +134,16 @@ void SlotScheduler::run() {
         --free_slots_;  // now, not at the next publish_stats(): submit() counts on it
         slots_[i].job = std::move(job);
         slots_[i].last_used = ++clock_;
-        starting.push_back(i);
       }
     }
-    for (size_t i : starting) start(slots_[i]);
+    // Prompt processing is not batched with decoding: while slots decode, start one
+    // request per step, so that a burst of new prompts does not stall them all at once.
+    const bool decoding = std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.job && s.started; });
+    for (Slot& s : slots_) {
+      if (!s.job || s.started) continue;
+      start(s);
+      if (decoding) break;
+    }
     step();
     publish_stats();
   }
@@ -148,6 +162,7 @@ void SlotScheduler::run() {
 
 void SlotScheduler::start(Slot& slot) {
   Job& job = *slot.job;
+  slot.started = true;
   try {
     const auto t0 = std::chrono::steady_clock::now();
     PromptResult pr;
@@ -171,7 +186,7 @@ void SlotScheduler::step() {
   std::vector<Generation*> gens;
   std::vector<Slot*> running;
   for (Slot& s : slots_) {
-    if (!s.job) continue;
+    if (!s.job || !s.started) continue;
     Job& job = *s.job;
     Generation& g = job.kind == Job::Kind::kChat ? job.chat->generation() : *job.completion;
     if (job.cancelled) s.session->cancel();
@@ -204,6 +219,8 @@ void SlotScheduler::step() {
 
 void SlotScheduler::finish(Slot& slot) {
   std::shared_ptr<Job> job = std::move(slot.job);
+  slot.job.reset();
+  slot.started = false;
   try {
     if (job->kind == Job::Kind::kChat) {
       job->complete(job->chat->finish());
@@ -218,6 +235,7 @@ void SlotScheduler::finish(Slot& slot) {
 void SlotScheduler::reset(Slot& slot, int status, const std::string& message) {
   if (slot.job) slot.job->fail(status, message);
   slot.job.reset();
+  slot.started = false;
   try {
     slot.session = std::make_unique<Session>(model_, params_);
   } catch (const std::exception& e) {

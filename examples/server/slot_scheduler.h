@@ -36,6 +36,7 @@ class SlotScheduler {
   struct Slot {
     std::unique_ptr<Session> session;
     std::shared_ptr<Job> job;
+    bool started = false;  // its prompt has been processed; it decodes with the others
     uint64_t last_used = 0;
     int64_t cached = 0;  // session tokens, mirrored for stats()
   };
