@@ -341,3 +341,25 @@ TEST_CASE("session: decode_together gives each session what it generates alone",
   CHECK(g.result().tokens.front() == 42);
   CHECK_THROWS_AS(g.force_next(-1), Error);
 }
+
+TEST_CASE("session: reusable_prefix predicts set_prompt's cached tokens", "[session][fixtures]") {
+  auto model = load();
+  Session s(model, {.n_ctx = 256, .checkpoint_interval = 0});
+  const auto turn1 = model->tokenize("<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", true);
+  CHECK(s.reusable_prefix(turn1) == 0);
+  const std::vector<int64_t> boundary = {5};
+  s.set_prompt(turn1, boundary);
+  s.generate(greedy(4));
+  auto turn2 = s.tokens();
+  const auto more = model->tokenize("<|im_end|>\n<|im_start|>user\nAgain<|im_end|>\n", true);
+  turn2.insert(turn2.end(), more.begin(), more.end());
+  const int64_t predicted = s.reusable_prefix(turn2);
+  CHECK(predicted == static_cast<int64_t>(turn1.size()) + 4);  // the whole history: nothing to go back over
+  CHECK(s.set_prompt(turn2).cached_tokens == predicted);
+  // Diverging inside the first turn: back to the checkpoint at the boundary.
+  std::vector<int32_t> other(turn1.begin(), turn1.begin() + 7);
+  other.push_back(model->tokenize("x")[0]);
+  CHECK(s.reusable_prefix(other) == 5);
+  CHECK(s.set_prompt(other).cached_tokens == 5);
+  CHECK(s.reusable_prefix(other) == static_cast<int64_t>(other.size()));
+}

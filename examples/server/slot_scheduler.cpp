@@ -10,10 +10,6 @@ namespace nextlm::server {
 
 namespace {
 
-size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-  return static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -98,17 +94,17 @@ void SlotScheduler::publish_stats() {
 }
 
 size_t SlotScheduler::pick_slot(const Job& job) const {
-  // Longest shared prefix first (an agent's next turn lands where its history
+  // Most reusable prefix first (an agent's next turn lands where its history
   // is); among equals the least recently used, so fresh caches survive longer.
   size_t best = slots_.size();
-  size_t best_lcp = 0;
+  int64_t best_reuse = 0;
   for (size_t i = 0; i < slots_.size(); ++i) {
     const Slot& s = slots_[i];
     if (s.job) continue;
-    const size_t lcp = common_prefix(s.session->tokens(), job.prompt);
-    if (best == slots_.size() || lcp > best_lcp || (lcp == best_lcp && s.last_used < slots_[best].last_used)) {
+    const int64_t reuse = s.session->reusable_prefix(job.prompt);
+    if (best == slots_.size() || reuse > best_reuse || (reuse == best_reuse && s.last_used < slots_[best].last_used)) {
       best = i;
-      best_lcp = lcp;
+      best_reuse = reuse;
     }
   }
   return best;

@@ -1,6 +1,6 @@
 // Continuous batching over a fixed set of slots. Each slot keeps its Session
 // between requests (its tokens are a reusable prefix); a queued request goes
-// to the free slot sharing the longest prefix with its prompt. One thread
+// to the free slot that can reuse the most of its prompt. One thread
 // runs everything model-related: it starts requests (prompt processing),
 // then advances all running slots one token per step with decode_together().
 #pragma once

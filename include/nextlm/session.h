@@ -81,6 +81,10 @@ class Session {
   // Makes the context equal to `tokens`, reusing what is cached. `boundaries`
   // are positions (e.g. ends of chat turns) where checkpoints are kept.
   PromptResult set_prompt(std::span<const int32_t> tokens, std::span<const int64_t> boundaries = {});
+  // How many tokens of `tokens` set_prompt() would reuse (the longest
+  // checkpointed shared prefix), without changing anything: lets a caller
+  // with several sessions send a prompt to the one that has most of it.
+  int64_t reusable_prefix(std::span<const int32_t> tokens) const;
   // Appends to the context.
   PromptResult append(std::span<const int32_t> tokens);
   PromptResult append_text(std::string_view text, bool parse_special = false);

@@ -84,6 +84,21 @@ void SessionImpl::process(std::span<const int32_t> add, std::span<const int64_t>
   if (!add.empty()) logits_valid = true;
 }
 
+int64_t SessionImpl::reusable_prefix(std::span<const int32_t> prompt) const {
+  if (prompt.empty()) return 0;
+  const size_t lcp = static_cast<size_t>(
+      std::mismatch(tokens.begin(), tokens.end(), prompt.begin(), prompt.end()).first - tokens.begin());
+  if (lcp == prompt.size() && lcp == tokens.size() && logits_valid) return static_cast<int64_t>(lcp);
+  // As set_prompt: at least one token runs; going back lands on a checkpoint.
+  const int64_t target = std::min<int64_t>(static_cast<int64_t>(lcp), static_cast<int64_t>(prompt.size()) - 1);
+  if (target >= seq->n_past()) return seq->n_past();
+  int64_t best = 0;
+  for (const auto& c : checkpoints) {
+    if (c->pos <= target) best = std::max(best, c->pos);
+  }
+  return best;
+}
+
 PromptResult SessionImpl::set_prompt(std::span<const int32_t> prompt, std::span<const int64_t> boundaries) {
   const auto t0 = std::chrono::steady_clock::now();
   PromptResult r;
@@ -124,6 +139,8 @@ Session::~Session() = default;
 PromptResult Session::set_prompt(std::span<const int32_t> tokens, std::span<const int64_t> boundaries) {
   return impl_->set_prompt(tokens, boundaries);
 }
+
+int64_t Session::reusable_prefix(std::span<const int32_t> tokens) const { return impl_->reusable_prefix(tokens); }
 
 PromptResult Session::append(std::span<const int32_t> add) {
   std::vector<int32_t> all = impl_->tokens;

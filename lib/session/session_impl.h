@@ -17,6 +17,7 @@ struct SessionImpl {
   SessionImpl(std::shared_ptr<Model> model, const SessionParams& params);
 
   PromptResult set_prompt(std::span<const int32_t> prompt, std::span<const int64_t> boundaries);
+  int64_t reusable_prefix(std::span<const int32_t> prompt) const;
   // Runs tokens after the current ones, batch by batch, keeping checkpoints at
   // `boundaries` (absolute positions) and every checkpoint_interval tokens.
   void process(std::span<const int32_t> add, std::span<const int64_t> boundaries);
