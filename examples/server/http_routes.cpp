@@ -48,6 +48,16 @@ ApiError job_error(const Job& job) {
   return ApiError(status, job.error_message, status == 400 ? "invalid_request_error" : "server_error");
 }
 
+// What the request parser cannot check without the model.
+void check_against_model(const ServerState& st, const GenerateOptions& g) {
+  for (const auto& [id, bias] : g.sampling.logit_bias) {
+    if (id >= st.model->n_vocab()) {
+      throw invalid(fmt::format("logit_bias names token {}, outside the vocabulary of {}", id, st.model->n_vocab()),
+                    "logit_bias");
+    }
+  }
+}
+
 // Answers a job that is not streamed. One that ends within a second gets a
 // plain response; one still running gets its 200 now and a chunked body of
 // spaces (JSON allows leading whitespace) until the JSON is ready: a failed
@@ -140,6 +150,7 @@ void stream_job(httplib::Response& res, std::shared_ptr<Job> job,
 
 void handle_chat(ServerState& st, const httplib::Request& req, httplib::Response& res) {
   const ChatSpec spec = parse_chat_request(req.body);
+  check_against_model(st, spec.generate);
   auto job = std::make_shared<Job>();
   Job* raw = job.get();
   ChatOptions co;
@@ -183,6 +194,7 @@ void handle_chat(ServerState& st, const httplib::Request& req, httplib::Response
 
 void handle_completion(ServerState& st, const httplib::Request& req, httplib::Response& res) {
   const CompletionSpec spec = parse_completion_request(req.body);
+  check_against_model(st, spec.generate);
   auto job = std::make_shared<Job>();
   Job* raw = job.get();
   job->kind = Job::Kind::kCompletion;

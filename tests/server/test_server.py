@@ -276,6 +276,8 @@ BAD_CHAT = [
         {"id": "c", "type": "function", "function": {"name": "read_file", "arguments": "{not json"}}]}]},
      "messages[1].tool_calls[0].function.arguments"),
     ("logit_bias key", {"messages": USER, "logit_bias": {"abc": 1}}, "logit_bias"),
+    ("logit_bias token", {"messages": USER, "logit_bias": {"99999": 1}}, "logit_bias"),
+    ("logit_bias value", {"messages": USER, "logit_bias": {"5": "x"}}, "logit_bias"),
     ("too deep", "[" * 200 + "]" * 200, None),
     ("invalid utf-8", b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}', None),
     ("beyond the context", {"messages": [{"role": "user", "content": "hello " * (CTX * 2)}]}, "messages"),
