@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake ninja-build pkg-config libfmt-dev catch2 pybind11-dev python3-dev python3-numpy
-          python3-pytest nlohmann-json3-dev libcpp-httplib-dev clang libclang-rt-dev unicode-data)
+          python3-pytest python3-pip nlohmann-json3-dev libcpp-httplib-dev clang libclang-rt-dev unicode-data)
 if [ "${NEXTLM_SKIP_APT:-0}" != 1 ]; then
   missing=()
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -21,6 +21,11 @@ if [ "${NEXTLM_SKIP_APT:-0}" != 1 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+fi
+# The official openai client, for the server's tests (server.pytest) and load test.
+if [ "${NEXTLM_SKIP_APT:-0}" != 1 ] && ! /usr/bin/python3 -c "import openai" 2>/dev/null; then
+  echo "== installing the openai Python client for /usr/bin/python3"
+  /usr/bin/python3 -m pip install -q --break-system-packages openai
 fi
 
 jobs=$(nproc)

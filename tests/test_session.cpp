@@ -297,3 +297,69 @@ TEST_CASE("session: chat completion renders the model's template and reuses the 
   CHECK_THROWS_AS(chat_completion(s, R"([{"role": "wizard", "content": "x"}])", o), Error);
   CHECK_THROWS_AS(chat_completion(s, R"({"role": "user"})", o), Error);
 }
+
+TEST_CASE("session: decode_together gives each session what it generates alone", "[session][fixtures]") {
+  auto model = load();
+  const std::vector<std::string> prompts = {"<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n",
+                                            "The quick brown fox", "def f(x):\n    return"};
+  std::vector<GenerateResult> alone;
+  for (const auto& p : prompts) {
+    Session s(model, {.n_ctx = 128});
+    s.set_prompt(model->tokenize(p, true));
+    alone.push_back(s.generate(greedy(6 + static_cast<int>(alone.size()))));
+  }
+  std::vector<std::unique_ptr<Session>> sessions;
+  std::vector<std::unique_ptr<Generation>> gens;
+  std::vector<Generation*> ptrs;
+  std::vector<std::string> streamed(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    sessions.push_back(std::make_unique<Session>(model, SessionParams{.n_ctx = 128}));
+    sessions.back()->set_prompt(model->tokenize(prompts[i], true));
+    GenerateOptions o = greedy(6 + static_cast<int>(i));
+    o.on_text = [&streamed, i](std::string_view t) {
+      streamed[i] += t;
+      return true;
+    };
+    gens.push_back(std::make_unique<Generation>(*sessions.back(), o));
+    ptrs.push_back(gens.back().get());
+  }
+  int steps = 0;
+  while (decode_together(ptrs) > 0) ++steps;
+  CHECK(steps == 8);  // the longest feeds 8 tokens; the call after them ends it
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    CHECK(gens[i]->result().tokens == alone[i].tokens);
+    CHECK(gens[i]->result().text == alone[i].text);
+    CHECK(streamed[i] == alone[i].text);
+  }
+  // A forced token is fed instead of a sampled one.
+  Session s(model, {.n_ctx = 64});
+  s.set_prompt(model->tokenize("Hi", true));
+  Generation g(s, greedy(2));
+  g.force_next(42);
+  Generation* one[] = {&g};
+  decode_together(one);
+  CHECK(g.result().tokens.front() == 42);
+  CHECK_THROWS_AS(g.force_next(-1), Error);
+}
+
+TEST_CASE("session: reusable_prefix predicts set_prompt's cached tokens", "[session][fixtures]") {
+  auto model = load();
+  Session s(model, {.n_ctx = 256, .checkpoint_interval = 0});
+  const auto turn1 = model->tokenize("<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n", true);
+  CHECK(s.reusable_prefix(turn1) == 0);
+  const std::vector<int64_t> boundary = {5};
+  s.set_prompt(turn1, boundary);
+  s.generate(greedy(4));
+  auto turn2 = s.tokens();
+  const auto more = model->tokenize("<|im_end|>\n<|im_start|>user\nAgain<|im_end|>\n", true);
+  turn2.insert(turn2.end(), more.begin(), more.end());
+  const int64_t predicted = s.reusable_prefix(turn2);
+  CHECK(predicted == static_cast<int64_t>(turn1.size()) + 4);  // the whole history: nothing to go back over
+  CHECK(s.set_prompt(turn2).cached_tokens == predicted);
+  // Diverging inside the first turn: back to the checkpoint at the boundary.
+  std::vector<int32_t> other(turn1.begin(), turn1.begin() + 7);
+  other.push_back(model->tokenize("x")[0]);
+  CHECK(s.reusable_prefix(other) == 5);
+  CHECK(s.set_prompt(other).cached_tokens == 5);
+  CHECK(s.reusable_prefix(other) == static_cast<int64_t>(other.size()));
+}

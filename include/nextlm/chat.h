@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -92,5 +93,28 @@ ChatPrompt render_chat_prompt(const Model& model, const std::string& messages_js
 std::vector<int32_t> tokenize_chat_prompt(const Model& model, const ChatPrompt& prompt, bool parse_special_in_input = false);
 
 ChatResult chat_completion(Session& session, const std::string& messages_json, const ChatOptions& options = {});
+
+// chat_completion in steps, for callers that decode several sessions together
+// (a server): the constructor renders and tokenizes the conversation (request
+// errors throw here, before any session is touched); start() sets the prompt
+// on a session, reusing its prefix; then generation() is advanced with
+// decode_together() until done(), and finish() returns the parsed reply.
+class ChatGeneration {
+ public:
+  ChatGeneration(const Model& model, const std::string& messages_json, const ChatOptions& options = {});
+  ~ChatGeneration();
+  ChatGeneration(const ChatGeneration&) = delete;
+  ChatGeneration& operator=(const ChatGeneration&) = delete;
+
+  const std::vector<int32_t>& prompt_tokens() const;
+  const PromptResult& start(Session& session);
+  Generation& generation();  // after start()
+  bool done() const;
+  ChatResult finish();  // once done()
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace nextlm

@@ -71,6 +71,8 @@ class Model {
   std::vector<int32_t> tokenize(std::string_view text, bool parse_special = false) const;
   std::string detokenize(const std::vector<int32_t>& ids, bool render_special = false) const;
   std::string token_text(int32_t id) const;
+  // Control and user-defined tokens (<|im_start|>, <tool_call>, <think>...).
+  bool is_special_token(int32_t id) const;
   int32_t eos_token() const;
   bool is_end_of_generation(int32_t id) const;  // eos, <|im_end|>, <|endoftext|>
 

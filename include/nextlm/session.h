@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,6 +31,7 @@ namespace nextlm {
 
 namespace detail {
 struct SessionImpl;
+struct GenerationImpl;
 }
 
 struct SessionParams {
@@ -79,6 +81,10 @@ class Session {
   // Makes the context equal to `tokens`, reusing what is cached. `boundaries`
   // are positions (e.g. ends of chat turns) where checkpoints are kept.
   PromptResult set_prompt(std::span<const int32_t> tokens, std::span<const int64_t> boundaries = {});
+  // How many tokens of `tokens` set_prompt() would reuse (the longest
+  // checkpointed shared prefix), without changing anything: lets a caller
+  // with several sessions send a prompt to the one that has most of it.
+  int64_t reusable_prefix(std::span<const int32_t> tokens) const;
   // Appends to the context.
   PromptResult append(std::span<const int32_t> tokens);
   PromptResult append_text(std::string_view text, bool parse_special = false);
@@ -102,7 +108,37 @@ class Session {
   const Model& model() const;
 
  private:
+  friend class Generation;
   std::unique_ptr<detail::SessionImpl> impl_;
 };
+
+// Session::generate one token at a time, so that a caller (a server) can
+// advance several sessions with one forward pass: decode_together(). Same
+// stops, callbacks and result as generate(); the session must not be used
+// otherwise until done(). The constructor throws like generate() would.
+class Generation {
+ public:
+  Generation(Session& session, const GenerateOptions& options);
+  ~Generation();
+  Generation(const Generation&) = delete;
+  Generation& operator=(const Generation&) = delete;
+
+  bool done() const;
+  // The next step feeds `id` instead of sampling one (constrained decoding,
+  // scripted replies in tests). Throws kInvalidArgument for ids out of range.
+  void force_next(int32_t id);
+  const GenerateResult& result() const;  // complete once done()
+  Session& session();
+
+ private:
+  friend size_t decode_together(std::span<Generation* const> generations);
+  std::unique_ptr<detail::GenerationImpl> impl_;
+};
+
+// Advances every unfinished generation by one token: each samples its next
+// token (or ends: stop, max_tokens, cancel), then all new tokens run through
+// the model in one batched forward pass. The generations' sessions must be
+// distinct and share one Model. Returns how many are still unfinished.
+size_t decode_together(std::span<Generation* const> generations);
 
 }  // namespace nextlm

@@ -117,35 +117,18 @@ std::string apply_chat_template(const Model& model, const std::string& messages_
       .render(make_request(messages_json, tools_json, add_generation_prompt, template_vars_json));
 }
 
-ChatResult chat_completion(Session& session, const std::string& messages_json, const ChatOptions& options) {
-  auto& m = const_cast<detail::ModelImpl&>(session.model().impl());
-  const chat::ChatTemplate& tmpl = model_template(m, options.template_name);
-  const chat::ChatRequest req = make_request(messages_json, options.tools_json, true, options.template_vars_json);
-  const ChatPrompt rendered = to_prompt(tmpl.render_tracked(req));
-  const std::string& prompt = rendered.text;
-
-  // The conversation without the generation prompt ends a turn: keep a checkpoint there.
-  chat::ChatRequest closed = req;
-  closed.add_generation_prompt = false;
-  const ChatPrompt history = to_prompt(tmpl.render_tracked(closed));
-  const Model& model = session.model();
-  const bool raw = options.parse_special_in_input;
+struct ChatGeneration::Impl {
+  ChatOptions options;
+  const chat::ChatTemplate* tmpl = nullptr;
+  chat::ChatRequest req;
+  std::string prompt;
+  std::vector<int32_t> tokens;
   std::vector<int64_t> boundaries;
-  if (prompt.compare(0, history.text.size(), history.text) == 0) {
-    boundaries.push_back(static_cast<int64_t>(tokenize_chat_prompt(model, history, raw).size()));
-  }
-  ChatResult res;
-  res.prompt = session.set_prompt(tokenize_chat_prompt(model, rendered, raw), boundaries);
+  std::unique_ptr<chat::ToolCallParser> parser;
+  std::unique_ptr<Generation> gen;
+  PromptResult prompt_result;
 
-  chat::ToolParserOptions po;
-  po.format = options.tool_call_format == "auto" ? tmpl.tool_call_format()
-                                                 : chat::parse_tool_call_format(options.tool_call_format);
-  if (req.tools) po.tools = *req.tools;
-  const size_t last_nonspace = prompt.find_last_not_of(" \n");
-  po.reasoning_open = last_nonspace != std::string::npos && last_nonspace >= 6 &&
-                      prompt.compare(last_nonspace - 6, 7, "<think>") == 0;
-  chat::ToolCallParser parser(po);
-  auto deliver = [&](const std::vector<chat::ToolCallEvent>& events) {
+  bool deliver(const std::vector<chat::ToolCallEvent>& events) {
     bool keep_going = true;
     for (const auto& e : events) {
       if (options.on_event) options.on_event(to_event(e));
@@ -154,12 +137,66 @@ ChatResult chat_completion(Session& session, const std::string& messages_json, c
       }
     }
     return keep_going;
-  };
-  GenerateOptions g = options.generate;
-  g.on_text = [&](std::string_view piece) { return deliver(parser.feed(piece)); };
-  res.generation = session.generate(g);
-  deliver(parser.finish());
-  const chat::ParsedMessage& msg = parser.result();
+  }
+};
+
+ChatGeneration::ChatGeneration(const Model& model, const std::string& messages_json, const ChatOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& c = *impl_;
+  c.options = options;
+  auto& m = const_cast<detail::ModelImpl&>(model.impl());
+  c.tmpl = &model_template(m, options.template_name);
+  c.req = make_request(messages_json, options.tools_json, true, options.template_vars_json);
+  const ChatPrompt rendered = to_prompt(c.tmpl->render_tracked(c.req));
+  c.prompt = rendered.text;
+  // The conversation without the generation prompt ends a turn: keep a checkpoint there.
+  chat::ChatRequest closed = c.req;
+  closed.add_generation_prompt = false;
+  const ChatPrompt history = to_prompt(c.tmpl->render_tracked(closed));
+  const bool raw = options.parse_special_in_input;
+  if (c.prompt.compare(0, history.text.size(), history.text) == 0) {
+    c.boundaries.push_back(static_cast<int64_t>(tokenize_chat_prompt(model, history, raw).size()));
+  }
+  c.tokens = tokenize_chat_prompt(model, rendered, raw);
+
+  chat::ToolParserOptions po;
+  po.format = options.tool_call_format == "auto" ? c.tmpl->tool_call_format()
+                                                 : chat::parse_tool_call_format(options.tool_call_format);
+  if (c.req.tools) po.tools = *c.req.tools;
+  const size_t last_nonspace = c.prompt.find_last_not_of(" \n");
+  po.reasoning_open = last_nonspace != std::string::npos && last_nonspace >= 6 &&
+                      c.prompt.compare(last_nonspace - 6, 7, "<think>") == 0;
+  c.parser = std::make_unique<chat::ToolCallParser>(po);
+}
+
+ChatGeneration::~ChatGeneration() = default;
+
+const std::vector<int32_t>& ChatGeneration::prompt_tokens() const { return impl_->tokens; }
+
+const PromptResult& ChatGeneration::start(Session& session) {
+  Impl& c = *impl_;
+  c.prompt_result = session.set_prompt(c.tokens, c.boundaries);
+  GenerateOptions g = c.options.generate;
+  g.on_text = [&c](std::string_view piece) { return c.deliver(c.parser->feed(piece)); };
+  c.gen = std::make_unique<Generation>(session, g);
+  return c.prompt_result;
+}
+
+Generation& ChatGeneration::generation() {
+  if (!impl_->gen) throw Error(ErrorCode::kInvalidArgument, "ChatGeneration: start() first");
+  return *impl_->gen;
+}
+
+bool ChatGeneration::done() const { return impl_->gen && impl_->gen->done(); }
+
+ChatResult ChatGeneration::finish() {
+  Impl& c = *impl_;
+  if (!done()) throw Error(ErrorCode::kInvalidArgument, "ChatGeneration: finish() before the generation is done");
+  ChatResult res;
+  res.prompt = c.prompt_result;
+  res.generation = c.gen->result();
+  c.deliver(c.parser->finish());
+  const chat::ParsedMessage& msg = c.parser->result();
   res.raw_text = res.generation.text;
   res.content = msg.content;
   res.reasoning_content = msg.reasoning_content;
@@ -172,6 +209,14 @@ ChatResult chat_completion(Session& session, const std::string& messages_json, c
   }
   if (!res.tool_calls.empty() && res.finish_reason == "stop") res.finish_reason = "tool_calls";
   return res;
+}
+
+ChatResult chat_completion(Session& session, const std::string& messages_json, const ChatOptions& options) {
+  ChatGeneration c(session.model(), messages_json, options);
+  c.start(session);
+  Generation* one[] = {&c.generation()};
+  while (!c.done()) decode_together(one);
+  return c.finish();
 }
 
 }  // namespace nextlm

@@ -125,6 +125,11 @@ std::string Model::detokenize(const std::vector<int32_t>& ids, bool render_speci
 
 std::string Model::token_text(int32_t id) const { return std::string(impl_->tokenizer->token_text(id)); }
 int32_t Model::eos_token() const { return impl_->tokenizer->eos_id(); }
+bool Model::is_special_token(int32_t id) const {
+  const tokenizer::Tokenizer& t = *impl_->tokenizer;
+  if (id < 0 || id >= t.n_vocab()) return false;
+  return t.token_type(id) == tokenizer::TokenType::kControl || t.token_type(id) == tokenizer::TokenType::kUserDefined;
+}
 bool Model::is_end_of_generation(int32_t id) const {
   return std::binary_search(impl_->end_of_generation.begin(), impl_->end_of_generation.end(), id);
 }

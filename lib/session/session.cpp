@@ -9,9 +9,7 @@
 #include "nextlm/error.h"
 #include "quant/quantize.h"
 #include "session/model_impl.h"
-#include "session/sampler.h"
 #include "session/session_impl.h"
-#include "session/text_stream.h"
 
 namespace nextlm {
 
@@ -86,6 +84,21 @@ void SessionImpl::process(std::span<const int32_t> add, std::span<const int64_t>
   if (!add.empty()) logits_valid = true;
 }
 
+int64_t SessionImpl::reusable_prefix(std::span<const int32_t> prompt) const {
+  if (prompt.empty()) return 0;
+  const size_t lcp = static_cast<size_t>(
+      std::mismatch(tokens.begin(), tokens.end(), prompt.begin(), prompt.end()).first - tokens.begin());
+  if (lcp == prompt.size() && lcp == tokens.size() && logits_valid) return static_cast<int64_t>(lcp);
+  // As set_prompt: at least one token runs; going back lands on a checkpoint.
+  const int64_t target = std::min<int64_t>(static_cast<int64_t>(lcp), static_cast<int64_t>(prompt.size()) - 1);
+  if (target >= seq->n_past()) return seq->n_past();
+  int64_t best = 0;
+  for (const auto& c : checkpoints) {
+    if (c->pos <= target) best = std::max(best, c->pos);
+  }
+  return best;
+}
+
 PromptResult SessionImpl::set_prompt(std::span<const int32_t> prompt, std::span<const int64_t> boundaries) {
   const auto t0 = std::chrono::steady_clock::now();
   PromptResult r;
@@ -111,64 +124,10 @@ PromptResult SessionImpl::set_prompt(std::span<const int32_t> prompt, std::span<
   return r;
 }
 
-GenerateResult SessionImpl::generate(const GenerateOptions& o) {
-  const auto t0 = std::chrono::steady_clock::now();
-  if (!logits_valid) throw Error(ErrorCode::kInvalidArgument, "generate: no prompt to continue (set a prompt first)");
-  if (o.max_tokens < 0) throw Error(ErrorCode::kInvalidArgument, "generate: max_tokens must not be negative");
-  // Embedding rows past the tokenizer's vocabulary (padding) are not tokens: never sample them.
-  const auto n_sample = static_cast<int32_t>(std::min<int64_t>(m.model->config().n_vocab, m.tokenizer->n_vocab()));
-  session::Sampler sampler(o.sampling, n_sample);
-  session::TextStream stream(*m.tokenizer, o.stop);
-  GenerateResult res;
-  auto emit = [&](const std::string& piece) {
-    if (piece.empty()) return true;
-    res.text += piece;
-    return !o.on_text || o.on_text(piece);
-  };
-  bool flush = true;
-  for (;;) {
-    if (res.generated_tokens >= o.max_tokens) {
-      res.stop_reason = StopReason::kMaxTokens;
-      break;
-    }
-    if (cancel_flag.load()) {
-      res.stop_reason = StopReason::kCancelled;
-      break;
-    }
-    const int32_t id = sampler.sample(logits.data(), tokens);
-    res.tokens.push_back(id);
-    ++res.generated_tokens;
-    if (!o.ignore_eos && model->is_end_of_generation(id)) {
-      res.stop_reason = StopReason::kEndOfGeneration;
-      break;
-    }
-    if (std::find(o.stop_tokens.begin(), o.stop_tokens.end(), id) != o.stop_tokens.end()) {
-      res.stop_reason = StopReason::kStopToken;
-      break;
-    }
-    const std::string piece = stream.push(id);
-    if (stream.stopped()) {
-      emit(piece);
-      res.stop_reason = StopReason::kStopString;
-      flush = false;
-      break;
-    }
-    if (seq->n_past() >= params.n_ctx) {
-      res.stop_reason = StopReason::kContextFull;
-      break;
-    }
-    process(std::span<const int32_t>(&id, 1), {});
-    if (!emit(piece)) {
-      res.stop_reason = StopReason::kCancelled;
-      flush = false;
-      break;
-    }
-  }
-  if (flush) emit(stream.finish());
-  cancel_flag.store(false);
-  take_checkpoint();
-  res.seconds = seconds_since(t0);
-  return res;
+void SessionImpl::fed_one(int32_t id) {
+  tokens.push_back(id);
+  logits_valid = true;
+  if (params.checkpoint_interval > 0 && seq->n_past() % params.checkpoint_interval == 0) take_checkpoint();
 }
 
 }  // namespace detail
@@ -181,6 +140,8 @@ PromptResult Session::set_prompt(std::span<const int32_t> tokens, std::span<cons
   return impl_->set_prompt(tokens, boundaries);
 }
 
+int64_t Session::reusable_prefix(std::span<const int32_t> tokens) const { return impl_->reusable_prefix(tokens); }
+
 PromptResult Session::append(std::span<const int32_t> add) {
   std::vector<int32_t> all = impl_->tokens;
   all.insert(all.end(), add.begin(), add.end());
@@ -192,7 +153,12 @@ PromptResult Session::append_text(std::string_view text, bool parse_special) {
   return append(ids);
 }
 
-GenerateResult Session::generate(const GenerateOptions& options) { return impl_->generate(options); }
+GenerateResult Session::generate(const GenerateOptions& options) {
+  Generation g(*this, options);
+  Generation* one[] = {&g};
+  while (!g.done()) decode_together(one);
+  return g.result();
+}
 void Session::cancel() { impl_->cancel_flag.store(true); }
 
 void Session::rewind(int64_t n) {

@@ -17,13 +17,15 @@ struct SessionImpl {
   SessionImpl(std::shared_ptr<Model> model, const SessionParams& params);
 
   PromptResult set_prompt(std::span<const int32_t> prompt, std::span<const int64_t> boundaries);
-  GenerateResult generate(const GenerateOptions& options);
+  int64_t reusable_prefix(std::span<const int32_t> prompt) const;
   // Runs tokens after the current ones, batch by batch, keeping checkpoints at
   // `boundaries` (absolute positions) and every checkpoint_interval tokens.
   void process(std::span<const int32_t> add, std::span<const int64_t> boundaries);
   // Returns to the newest checkpoint at or before target.
   void go_back(int64_t target);
   void take_checkpoint();
+  // Bookkeeping after a forward pass that fed `id` (and left its logits in `logits`).
+  void fed_one(int32_t id);
 
   std::shared_ptr<Model> model;
   ModelImpl& m;
