@@ -82,7 +82,7 @@ std::vector<uint8_t> slice_columns(quant::Type type, const void* data, int64_t n
   }
   if (cols.begin % ti.block_size || cols.end % ti.block_size) {
     throw Error(ErrorCode::kUnsupported,
-                fmt::format("tensor split: {} is {} ({}-element blocks) and would be cut at columns {}..{}, inside a "
+                fmt::format("tensor split: {} is {} ({}-element blocks) and would be cut at columns [{}, {}), inside a "
                             "block; use --split layer (or --exact, which computes on f32 copies)",
                             what, ti.name, ti.block_size, cols.begin, cols.end));
   }
