@@ -38,6 +38,13 @@ SequenceState::SequenceState(const Qwen3NextConfig& c, std::span<const StateShar
   if (n_ctx <= 0) throw Error(ErrorCode::kInvalidArgument, "context size must be positive");
   k_row_bytes_ = quant::row_bytes(types.k, c.head_dim);
   v_row_bytes_ = quant::row_bytes(types.v, c.head_dim);
+  if (shards.size() > 1) {
+    split_tag_ = {0x4c505354u, static_cast<uint32_t>(shards.size())};  // "TSPL"
+    for (const StateShard& sh : shards) {
+      split_tag_.push_back(static_cast<uint32_t>(sh.n_head_kv));
+      split_tag_.push_back(static_cast<uint32_t>(sh.n_k_heads));
+    }
+  }
   layers_.resize(shards.size() * c.n_layer);
   for (size_t s = 0; s < shards.size(); ++s) {
     const StateShard& sh = shards[s];
@@ -131,6 +138,7 @@ void put_bytes(std::vector<uint8_t>& out, const void* p, size_t n) {
 
 void SequenceState::save(std::vector<uint8_t>& out) const {
   put_bytes(out, &n_past_, sizeof n_past_);
+  put_bytes(out, split_tag_.data(), split_tag_.size() * sizeof(uint32_t));
   std::vector<uint8_t> tmp;
   for (const Layer& l : layers_) {
     auto dump = [&](const std::unique_ptr<runtime::Buffer>& buf, size_t n) {
@@ -160,6 +168,10 @@ void SequenceState::load(const uint8_t* data, size_t size) {
   int64_t n_past;
   std::memcpy(&n_past, take(sizeof n_past), sizeof n_past);
   if (n_past < 0 || n_past > n_ctx_) throw Error(ErrorCode::kCorruptFile, "session state: position out of range");
+  const size_t tag_bytes = split_tag_.size() * sizeof(uint32_t);
+  if (tag_bytes && std::memcmp(take(tag_bytes), split_tag_.data(), tag_bytes) != 0) {
+    throw Error(ErrorCode::kInvalidArgument, "session state: saved with another placement (tensor split) of the model");
+  }
   for (Layer& l : layers_) {
     runtime::Backend& b = *l.backend;
     if (l.k) {

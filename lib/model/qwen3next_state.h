@@ -56,8 +56,10 @@ class SequenceState {
   // to undo (pos == n_past() or a model without recurrent layers).
   void truncate(int64_t pos);
 
-  // Serialized form: the KV rows of cells [0, n_past) and the recurrent state.
-  // load() checks every size against this state's shape.
+  // Serialized form: the KV rows of cells [0, n_past) and the recurrent state
+  // (under a tensor split, each device's part in turn after a tag naming the
+  // split, so a state only loads into the same split). load() checks every
+  // size against this state's shape.
   void save(std::vector<uint8_t>& out) const;
   void load(const uint8_t* data, size_t size);
 
@@ -75,6 +77,7 @@ class SequenceState {
     std::unique_ptr<runtime::Buffer> k, v, conv, delta;
   };
   std::vector<Layer> layers_;  // shard-major: shard s, layer l at s * n_layer_ + l
+  std::vector<uint32_t> split_tag_;  // tensor split: shard count and heads, written into saved states
   int64_t n_layer_ = 0;
   CacheTypes types_;
   size_t k_row_bytes_ = 0, v_row_bytes_ = 0;
