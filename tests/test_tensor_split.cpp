@@ -225,8 +225,16 @@ TEST_CASE("tensor split and --cpu-moe: the plan's weights per device are what lo
       }
     }
     if (k.cpu_moe) layout.expert_backend = &host, layout.cpu_moe_layers = k.cpu_moe;
+    CHECK(plan.native_refusal.empty());  // BF16: any column cut is a block boundary
     model::Qwen3NextModel m(*f, layout, runtime::ComputeMode::kNative);
     for (size_t d = 0; d < own.size(); ++d) CHECK(own[d]->bytes == plan.devices[d].weights);
     CHECK(host.bytes == plan.cpu_expert_bytes);
   }
-}
+  // Q4_K_M: the 128-column cut of the Q5_K attention output is refused by the plan, before loading.
+  auto q = gguf::GgufFile::open(test::fixture("models/tiny-qwen3next-q4_k_m.gguf"));
+  auto qc = model::Qwen3NextConfig::from_gguf(*q);
+  qc.n_vocab = q->find_tensor("token_embd.weight")->ne[1];
+  const auto qt = runtime::Topology::parse("cpu:0,cpu:1", "tensor", "");
+  CHECK(model::plan_memory(*q, qc, qt, {}).native_refusal.find("attn_output") != std::string::npos);
+  CHECK_THROWS_AS(model::load_placed(*q, qt, 2, runtime::ComputeMode::kNative, {}), Error);
+  CHECK_NOTHROW(model::load_placed(*q, qt, 2, runtime::ComputeMode::kExact, {}));

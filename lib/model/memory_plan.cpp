@@ -95,6 +95,7 @@ std::string MemoryPlan::table() const {
   }
   out += fmt::format("model tensors {} ({:.2f} GB), KV cache {} ({:.2f} GB)\n", format_bytes(model_bytes),
                      model_bytes / 1e9, format_bytes(kv_cache_bytes), kv_cache_bytes / 1e9);
+  if (!native_refusal.empty()) out += "quantized (native) load refused: " + native_refusal + "\n";
   out += fits() ? "fits\n" : fmt::format("does not fit: {} more needed on the fullest device\n", format_bytes(shortfall()));
   return out;
 }
@@ -178,6 +179,24 @@ MemoryPlan plan_memory(const gguf::GgufFile& file, const Qwen3NextConfig& c, con
     for (const auto& d : topo.devices) names.push_back(d.name());
     plan.slices = plan_tensor_split(c, share, unit, names);
     const bool tied = file.find_tensor("output.weight") == nullptr;
+    // The output projections are cut by input columns: in native mode only between blocks.
+    const int64_t grp = c.n_head_kv ? c.n_head / c.n_head_kv : 0, r = c.ssm_n_group ? c.ssm_dt_rank / c.ssm_n_group : 0;
+    for (const auto& t : file.tensors()) {
+      const bool attn = has(t.name, "attn_output."), delta = has(t.name, "ssm_out.");
+      if (!(attn || delta) || !plan.native_refusal.empty()) continue;
+      const int64_t group_cols = attn ? grp * c.head_dim : r * c.ssm_d_state;
+      const int64_t block = quant::type_info(t.type).block_size;
+      for (const TensorSlice& s : plan.slices) {
+        const Range heads = attn ? s.kv_heads : s.k_heads;
+        if ((heads.begin * group_cols) % block || (heads.end * group_cols) % block) {
+          plan.native_refusal = fmt::format(
+              "tensor split: {} is {} ({}-element blocks) and would be cut at columns [{}, {}), inside a block; use "
+              "--split layer (or --exact, which computes on f32 copies)",
+              t.name, quant::type_info(t.type).name, block, heads.begin * group_cols, heads.end * group_cols);
+          break;
+        }
+      }
+    }
     for (size_t d = 0; d < nd; ++d) {
       DeviceUsage& u = plan.devices[d];
       const TensorSlice& s = plan.slices[d];

@@ -30,6 +30,9 @@ struct MemoryPlan {
   std::vector<DeviceUsage> devices;
   std::vector<TensorSlice> slices;  // tensor split: what each device holds (load_placed uses these)
   uint64_t cpu_expert_bytes = 0;  // --cpu-moe: routed experts (and their routers) kept in host memory
+  // Tensor split: why the native (quantized) mode cannot cut these weights
+  // (an output projection cut inside a quantization block); empty when it can.
+  std::string native_refusal;
   uint64_t model_bytes = 0;       // all tensor data in the file
   uint64_t kv_cache_bytes = 0;    // all devices together
   bool fits() const;

@@ -21,6 +21,9 @@ PlacedModel load_placed(const gguf::GgufFile& file, const runtime::Topology& top
   if (!p.plan.fits()) {
     throw Error(ErrorCode::kOutOfMemory, "the model does not fit the devices:\n" + p.plan.table());
   }
+  if (mode == runtime::ComputeMode::kNative && !p.plan.native_refusal.empty() && topo.devices.size() > 1) {
+    throw Error(ErrorCode::kUnsupported, p.plan.native_refusal);  // before any weight is touched
+  }
   const auto n_cpu = std::count_if(topo.devices.begin(), topo.devices.end(),
                                    [](const runtime::DeviceSpec& d) { return d.kind == runtime::DeviceKind::kCpu; });
   ModelLayout layout;
