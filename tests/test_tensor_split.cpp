@@ -238,3 +238,4 @@ TEST_CASE("tensor split and --cpu-moe: the plan's weights per device are what lo
   CHECK(model::plan_memory(*q, qc, qt, {}).native_refusal.find("attn_output") != std::string::npos);
   CHECK_THROWS_AS(model::load_placed(*q, qt, 2, runtime::ComputeMode::kNative, {}), Error);
   CHECK_NOTHROW(model::load_placed(*q, qt, 2, runtime::ComputeMode::kExact, {}));
+}
