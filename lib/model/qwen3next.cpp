@@ -61,9 +61,7 @@ Qwen3NextModel::Qwen3NextModel(const gguf::GgufFile& file, ModelLayout layout, r
     const int n = tensor ? nd : 1;
     auto part = [&](float f) { return !progress || progress((static_cast<float>(index) + f) / static_cast<float>(n)); };
     sh.weights = Qwen3NextWeights::load(file, config_, spec, mode, progress ? part : std::function<bool(float)>{});
-    sh.slice = slice ? *slice
-                     : TensorSlice{{0, config_.n_head_kv}, {0, config_.ssm_n_group}, {0, config_.n_expert},
-                                   {0, config_.n_ff_shexp}, {0, config_.n_vocab}};
+    sh.slice = slice ? *slice : whole_model(config_);
   };
   if (tensor) {
     shards_.reserve(backends.size());

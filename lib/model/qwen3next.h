@@ -1,7 +1,10 @@
 // The Qwen3-Next forward pass, written once against runtime::Backend. A
 // forward call takes new tokens of one or more sequences: the projections and
 // MoE run over all tokens together (one pass over the weights), the conv,
-// delta rule and attention run per sequence on its own state.
+// delta rule and attention run per sequence on its own state. Over several
+// devices the same code runs per shard (ModelLayout): layers on different
+// devices, or every device holding a slice of every layer (tensor split,
+// partial outputs summed by a collective); docs/architecture.md.
 #pragma once
 
 #include <functional>

@@ -132,11 +132,6 @@ class Loader {
   std::deque<std::vector<uint8_t>>& host_;  // host copies that prepared weights may point into
 };
 
-// The slice of a model on one device (every head, expert and row).
-TensorSlice whole(const Qwen3NextConfig& c) {
-  return {{0, c.n_head_kv}, {0, c.ssm_n_group}, {0, c.n_expert}, {0, c.n_ff_shexp}, {0, c.n_vocab}};
-}
-
 // The router and routed experts `part` of layer `p`.
 void load_routed(Loader& L, const Qwen3NextConfig& c, const std::string& p, Range part, runtime::MoeWeights& m) {
   const int64_t E = c.n_embd;
@@ -159,7 +154,7 @@ Qwen3NextWeights Qwen3NextWeights::load(const gguf::GgufFile& f, const Qwen3Next
   if (static_cast<int64_t>(layer_backends.size()) != c.n_layer) {
     throw Error(ErrorCode::kInternal, "weights: one backend per layer expected");
   }
-  const TensorSlice S = shard.slice ? *shard.slice : whole(c);
+  const TensorSlice S = shard.slice ? *shard.slice : whole_model(c);
   Qwen3NextWeights w;
   Loader L(f, *layer_backends.front(), mode, w.regrouped_);
   const int64_t E = c.n_embd, V = c.n_vocab;

@@ -10,6 +10,10 @@
 
 namespace nextlm::model {
 
+TensorSlice whole_model(const Qwen3NextConfig& c) {
+  return {{0, c.n_head_kv}, {0, c.ssm_n_group}, {0, c.n_expert}, {0, c.n_ff_shexp}, {0, c.n_vocab}};
+}
+
 std::vector<Range> divide(int64_t n, std::span<const double> shares) {
   std::vector<Range> out;
   double cum = 0;

@@ -31,6 +31,9 @@ struct TensorSlice {
   Range kv_heads, k_heads, experts, shexp, vocab;
 };
 
+// Everything: the slice of a model on one device.
+TensorSlice whole_model(const Qwen3NextConfig& c);
+
 // `n` units into contiguous ranges by `shares` (summing to 1): boundary i is
 // round(n * cumulative share). Ranges may be empty.
 std::vector<Range> divide(int64_t n, std::span<const double> shares);
