@@ -114,17 +114,17 @@ logits_layer_split)
 logits_tensor_split)
   # Heads, experts, shared-expert rows and LM-head rows divided over virtual CPU devices,
   # one all-reduce per block: the unsplit logits within the exact tolerance.
+  # (p1, 94 tokens, for speed; the legacy layout once over p2's 812 tokens.)
   need_fixtures
-  for m in legacy-q4_k_m q4_k_m; do
-    ref=$fixtures/refs/tiny-qwen3next-$m.p2.exact.json
-    for ratios in 1,1 2,3; do
-      "$nextlm" logits "$fixtures/models/tiny-qwen3next-$m.gguf" --force-tokens "$ref" --exact --devices cpu:0,cpu:1 \
-        --split tensor --tensor-split $ratios --out "$out/ts" >/dev/null
-      "$py" "$fixtures/../tools/compare_logits.py" "$out/ts.json" "$ref" --tol exact || fail "$m tensor split $ratios"
-    done
+  for run in legacy-q4_k_m:p2:1,1 legacy-q4_k_m:p1:2,3 q4_k_m:p1:1,1 q4_k_m:p1:3,2; do
+    IFS=: read -r m p ratios <<< "$run"
+    ref=$fixtures/refs/tiny-qwen3next-$m.$p.exact.json
+    "$nextlm" logits "$fixtures/models/tiny-qwen3next-$m.gguf" --force-tokens "$ref" --exact --devices cpu:0,cpu:1 \
+      --split tensor --tensor-split $ratios --out "$out/ts" >/dev/null
+    "$py" "$fixtures/../tools/compare_logits.py" "$out/ts.json" "$ref" --tol exact || fail "$m $p tensor split $ratios"
   done
   # Native BF16 (columns cut anywhere): against the unsplit native run.
-  ref=$fixtures/refs/tiny-qwen3next-bf16.p2.exact.json
+  ref=$fixtures/refs/tiny-qwen3next-bf16.p1.exact.json
   "$nextlm" logits "$fixtures/models/tiny-qwen3next-bf16.gguf" --force-tokens "$ref" --out "$out/bf16" >/dev/null
   "$nextlm" logits "$fixtures/models/tiny-qwen3next-bf16.gguf" --force-tokens "$ref" --devices cpu:0,cpu:1 \
     --split tensor --tensor-split 3,2 --out "$out/ts" >/dev/null
@@ -142,7 +142,7 @@ logits_tensor_split)
 logits_cpu_moe)
   # Routed experts of the first N layers on a CPU backend of their own, alone and with both splits.
   need_fixtures
-  ref=$fixtures/refs/tiny-qwen3next-iq3_m.p2.exact.json
+  ref=$fixtures/refs/tiny-qwen3next-iq3_m.p1.exact.json
   for args in "--cpu-moe 3" "--cpu-moe 8 --devices cpu:0,cpu:1,cpu:2" "--cpu-moe 5 --devices cpu:0,cpu:1 --split tensor" \
               "--cpu-moe 2 --devices cpu:0,cpu:1 --split tensor --tensor-split 1,3"; do
     "$nextlm" logits "$fixtures/models/tiny-qwen3next-iq3_m.gguf" --force-tokens "$ref" --exact $args \
