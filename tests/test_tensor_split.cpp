@@ -37,9 +37,12 @@ model::Qwen3NextConfig shape(int n_head_kv, int k_heads, int experts) {
 // A CPU backend that counts the weight bytes prepared on it (what a GPU would hold).
 class CountingBackend final : public runtime::Backend {
  public:
-  uint64_t bytes = 0;
+  uint64_t bytes = 0, allocated = 0;
   const char* name() const override { return "counting"; }
-  std::unique_ptr<runtime::Buffer> alloc(size_t n) override { return cpu_.alloc(n); }
+  std::unique_ptr<runtime::Buffer> alloc(size_t n) override {
+    allocated += n;
+    return cpu_.alloc(n);
+  }
   runtime::Weight prepare_weight(quant::Type type, const void* data, int64_t cols, int64_t rows, int64_t n_mats,
                                  runtime::ComputeMode mode) override {
     bytes += quant::row_bytes(type, cols) * static_cast<uint64_t>(rows * n_mats);
@@ -207,7 +210,9 @@ TEST_CASE("tensor split and --cpu-moe: the plan's weights per device are what lo
                         Case{"cpu:0,cpu:1,cpu:2", "layer", "", 2}, Case{"cpu:0", "layer", "", 8}}) {
     INFO(k.devices << " " << k.split << " " << k.ratios << " cpu-moe " << k.cpu_moe);
     const auto topo = runtime::Topology::parse(k.devices, k.split, k.ratios, "", k.cpu_moe);
-    const auto plan = model::plan_memory(*f, c, topo, {});
+    model::PlanRequest req;
+    req.n_ctx = 256;
+    const auto plan = model::plan_memory(*f, c, topo, req);
     std::vector<std::unique_ptr<CountingBackend>> own;
     model::ModelLayout layout;
     for (size_t d = 0; d < topo.devices.size(); ++d) layout.backends.push_back(own.emplace_back(new CountingBackend).get());
@@ -229,6 +234,13 @@ TEST_CASE("tensor split and --cpu-moe: the plan's weights per device are what lo
     model::Qwen3NextModel m(*f, layout, runtime::ComputeMode::kNative);
     for (size_t d = 0; d < own.size(); ++d) CHECK(own[d]->bytes == plan.devices[d].weights);
     CHECK(host.bytes == plan.cpu_expert_bytes);
+    // A sequence's KV cache and recurrent state: each device holds its heads' part, as planned.
+    std::vector<uint64_t> before;
+    for (const auto& b : own) before.push_back(b->allocated);
+    auto seq = m.new_sequence(req.n_ctx, {req.cache_k, req.cache_v});
+    for (size_t d = 0; d < own.size(); ++d) {
+      CHECK(own[d]->allocated - before[d] == plan.devices[d].kv_cache + plan.devices[d].recurrent);
+    }
   }
   // Q4_K_M: the 128-column cut of the Q5_K attention output is refused by the plan, before loading.
   auto q = gguf::GgufFile::open(test::fixture("models/tiny-qwen3next-q4_k_m.gguf"));
