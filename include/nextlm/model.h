@@ -21,9 +21,11 @@ struct ModelImpl;
 struct ModelParams {
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N" (builds with the CUDA backend)
   // Several devices (overrides `device`): "cuda:0,cuda:1", "cpu:0,cpu:1" (virtual
-  // CPU devices); layers are split over them by `tensor_split` ratios ("1,1";
-  // empty: by memory, else equally). split "tensor" and cpu_moe > 0 are planned
-  // (see Model::estimate_memory / `nextlm plan`) but not implemented yet.
+  // CPU devices), divided by `tensor_split` ratios ("1,1"; empty: by memory,
+  // else equally). split "layer": contiguous layers per device; "tensor": every
+  // layer on every device, heads and experts divided, one all-reduce per block
+  // (docs/splitting.md). cpu_moe N: the routed experts of the first N layers
+  // stay in host memory and run on the CPU.
   std::string devices;
   std::string split = "layer";
   std::string tensor_split;

@@ -56,6 +56,8 @@ std::shared_ptr<Model> Model::load(const std::string& path, const ModelParams& p
                          params.exact ? runtime::ComputeMode::kExact : runtime::ComputeMode::kNative, sizing,
                          params.progress);
   impl->backends = std::move(placed.backends);
+  impl->expert_backend = std::move(placed.expert_backend);
+  impl->comm = std::move(placed.comm);
   impl->model = std::move(placed.model);
   if (impl->model->config().n_vocab < impl->tokenizer->n_vocab()) {
     throw Error(ErrorCode::kCorruptFile, fmt::format("{}: the tokenizer has {} tokens but the embedding only {}", path,

@@ -137,7 +137,8 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
     for (size_t i = 0; i < ge.size(); ++i) ge[i] = cpu::silu(ge[i]) * ue[i];
     matmul(down, mat, ge.data(), n, de.data());
   };
-  for (int e = 0; e < E; ++e) {
+  const int e0 = m.expert_first, e1 = m.expert_first + m.local_experts();
+  for (int e = std::max(0, e0); e < std::min(E, e1); ++e) {
     const auto& items = by_expert[e];
     if (items.empty()) continue;
     const int64_t n = static_cast<int64_t>(items.size());
@@ -146,7 +147,7 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
       const int64_t t = items[j] / K;
       std::copy(x + t * n_embd, x + (t + 1) * n_embd, xe.begin() + j * n_embd);
     }
-    ffn(m.gate_exps, m.up_exps, m.down_exps, e, n);
+    ffn(m.gate_exps, m.up_exps, m.down_exps, e - e0, n);
     for (int64_t j = 0; j < n; ++j) {
       const int64_t t = items[j] / K;
       const float wgt = weight[items[j]];
