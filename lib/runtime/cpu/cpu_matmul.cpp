@@ -54,7 +54,7 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
           k.unpack(base + (rb + i) * w.row_bytes, cols, q.data() + i * cols, ws.data() + i * (cols / 16),
                    m.data() + i * nsub);
         int64_t t = 0;
-        for (; k.dot4 && t + 4 <= 0; t += 4) {
+        for (; k.dot4 && t + 4 <= n_tokens; t += 4) {
           float out[4];
           for (int64_t i = 0; i < nr; ++i) {
             k.dot4(q.data() + i * cols, ws.data() + i * (cols / 16), m.data() + i * nsub, qx.data() + t * cols,
