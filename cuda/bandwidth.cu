@@ -71,6 +71,9 @@ double measure_read_bandwidth_gbs(int device) {
     throw Error(ErrorCode::kInvalidArgument, fmt::format("no CUDA device {} ({} found)", device, n_dev));
   }
   NLM_CUDA_CHECK(cudaSetDevice(device));
+  // Work still queued on the device (a backend's weight uploads) would share
+  // the bandwidth being measured.
+  NLM_CUDA_CHECK(cudaDeviceSynchronize());
   size_t free_b = 0, total_b = 0;
   NLM_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   // 4 GiB (80x an H100's L2) or half the free memory, whole MiB.
