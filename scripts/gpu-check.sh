@@ -76,6 +76,7 @@ if [ "${NEXTLM_GPU_CHECK_BUILD:-0}" != 1 ] && [ -x $bundle/bin/nextlm ] && [ -x 
   mode="bundle ($(cat $bundle/commit 2>/dev/null || echo 'commit unknown'))"
   nl=$bundle/bin/nextlm
   tests=$bundle/bin/nextlm_tests
+  # shellcheck source=scripts/gpu_libs.sh
   . scripts/gpu_libs.sh
   nextlm_gpu_libpath "$PWD/$bundle/lib"
   export NEXTLM_FIXTURES=${NEXTLM_FIXTURES:-$PWD/$bundle/fixtures}
@@ -108,7 +109,7 @@ failed=0
 # tests can run (as in gpu_run.sh); without any fixtures, the per-op tests.
 if [ -f "$NEXTLM_FIXTURES/models/tiny-qwen3next-zoo.gguf" ]; then
   spec="[gpu]"
-elif [ -d "$NEXTLM_FIXTURES/models" ]; then
+elif compgen -G "$NEXTLM_FIXTURES/models/*.gguf" >/dev/null; then
   spec="[gpu]~[fixtures],[gpu][backend][fixtures]"
 else
   spec="[gpu]~[fixtures]"
@@ -205,7 +206,7 @@ for r in json.load(open(sys.argv[1])):
     print("| {} | {} | {} | {} | {:.1f} | {} | {} | {} |".format(
         sys.argv[2], sys.argv[3], r["test"], r["depth"], r["tokens_per_s"], f("device_read_gb_per_s", "{:.0f}"),
         f("roofline_tokens_per_s", "{:.1f}"), "{:.1f}%".format(100 * r["roofline_fraction"]) if "roofline_fraction" in r else "-"))
-' "$logs/$b.json" "$b" "$kv" || echo "| $b | $kv | unreadable output ($logs/$b.json) | | | | | |"
+' "$logs/$b.json" "$b" "$kv" 2>/dev/null || echo "| $b | $kv | unreadable output ($logs/$b.json) | | | | | |"
   done
   echo
   echo "Roofline: device read bandwidth / (active weight bytes + KV cache bytes at the run's mean depth"

@@ -23,6 +23,7 @@ cd "$(dirname "$0")/.."
 log=${OUT:-/tmp}/gpu_check.log
 steps=${NEXTLM_GPU_STEPS:-tests logits bench cpu-bench zoo dequant-bench}
 has_step() { [[ " $steps " == *" $1 "* ]]; }
+# shellcheck source=scripts/gpu_libs.sh
 . scripts/gpu_libs.sh
 nextlm_gpu_libpath "$PWD/.gpu/lib"
 fx=/tmp/nextlm-gpu-fixtures
