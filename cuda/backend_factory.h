@@ -24,4 +24,10 @@ std::unique_ptr<runtime::Backend> make_cuda_backend(int device);
 // host communicator.
 std::unique_ptr<runtime::Communicator> make_nccl_communicator(const std::vector<runtime::Backend*>& ranks);
 
+// Device `device`'s streaming-read bandwidth in GB/s (1e9 bytes/s): best of
+// five timed reads of a 4 GiB buffer (less when memory is short; see
+// bandwidth.cu). Throws nextlm::Error: kInvalidArgument for no such device,
+// kOutOfMemory when under 512 MiB is free, kInternal for CUDA failures.
+double measure_read_bandwidth_gbs(int device);
+
 }  // namespace nextlm::cuda

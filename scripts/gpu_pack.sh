@@ -3,7 +3,8 @@
 # the CUDA tests and benchmarks here for one architecture (default sm_90, the
 # H100/H200), copies the binaries (stripped), the shared libraries they need
 # that a bare CUDA machine lacks, and the fixtures the GPU checks read.
-# scripts/gpu_run.sh runs the bundle on the GPU machine.
+# scripts/gpu_run.sh runs the bundle on the GPU machine, and scripts/gpu-check.sh
+# (tests, bandwidth, reap-40b bench, one table) uses it when present.
 #
 # The device tool carries at most 64 MiB (working tree included), and the five
 # tiny fixture models are 72 MB, so a bundle holds a subset:
@@ -24,6 +25,9 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNEXTLM_CUDA=ON \
   -DNEXTLM_CUDA_ARCHITECTURES="$arch" >/dev/null
 cmake --build "$build" -j "$(nproc)" --target nextlm_tests nextlm_bench_cuda_dequant nextlm_cli
 rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/fixtures/models .gpu/fixtures/refs .gpu/tools
+# gpu-check.sh compares this with the GPU's compute capability before using the bundle.
+echo "$arch" > .gpu/arch
+git describe --always --dirty > .gpu/commit 2>/dev/null || true
 cp "$build"/tests/nextlm_tests "$build"/examples/bench/nextlm_bench_cuda_dequant "$build"/examples/cli/nextlm .gpu/bin/
 strip --strip-unneeded .gpu/bin/*
 # Non-CUDA shared libraries the binaries need (CUDA's own come from the GPU machine's toolkit).

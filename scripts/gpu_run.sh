@@ -23,13 +23,9 @@ cd "$(dirname "$0")/.."
 log=${OUT:-/tmp}/gpu_check.log
 steps=${NEXTLM_GPU_STEPS:-tests logits bench cpu-bench zoo dequant-bench}
 has_step() { [[ " $steps " == *" $1 "* ]]; }
-extra=""
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do [ -d "$d" ] && extra="$extra:$d"; done
-# CUDA libraries shipped inside Python wheels (cuBLAS, NCCL) on images without a full toolkit.
-for d in $(python3 -c 'import nvidia, os; p = nvidia.__path__[0]; print(" ".join(os.path.join(p, x, "lib") for x in os.listdir(p)))' 2>/dev/null); do
-  [ -d "$d" ] && extra="$extra:$d"
-done
-export LD_LIBRARY_PATH="$PWD/.gpu/lib$extra${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# shellcheck source=scripts/gpu_libs.sh
+. scripts/gpu_libs.sh
+nextlm_gpu_libpath "$PWD/.gpu/lib"
 fx=/tmp/nextlm-gpu-fixtures
 mkdir -p "$fx/models" "$fx/refs" "$fx/../tools"
 cp -n .gpu/fixtures/models/* "$fx/models/" 2>/dev/null

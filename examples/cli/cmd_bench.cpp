@@ -2,7 +2,9 @@
 //  [--cache-type-v T] [--ubatch N] [--json] [--device cpu|cuda[:N]] [--devices D,D --split layer|tensor
 //  --tensor-split R,R --cpu-moe N]`: prompt processing (pp) and
 // generation (tg) speed at each context depth, the weight bytes a generated
-// token reads and the bandwidth that implies, and peak memory.
+// token reads and the bandwidth that implies, and peak memory. On one CUDA
+// device it also measures the device's read bandwidth and gives each tg row
+// its roofline: bandwidth / (weights + KV cache + recurrent state per token).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -54,6 +56,20 @@ uint64_t active_bytes_per_token(const gguf::GgufFile& f, const model::Qwen3NextC
     }
   }
   return static_cast<uint64_t>(bytes);
+}
+
+// Bytes one generated token reads besides the weights, on average over a tg
+// run: every attention layer's K and V rows for the `mean_keys` positions it
+// attends to (the cache types set their size), and every DeltaNet layer's
+// conv and delta state (f32), read and written back once.
+double state_bytes_per_token(const model::Qwen3NextConfig& c, const model::CacheTypes& t, double mean_keys) {
+  const double kv_row =
+      double(quant::row_bytes(t.k, c.head_dim) + quant::row_bytes(t.v, c.head_dim)) * c.n_head_kv;
+  const double rec = 4.0 * (double(c.conv_kernel - 1) * double(c.conv_dim()) +
+                            double(c.ssm_dt_rank) * c.ssm_d_state * c.ssm_d_state);
+  double bytes = 0;
+  for (int64_t l = 0; l < c.n_layer; ++l) bytes += c.recurrent[l] ? 2.0 * rec : kv_row * mean_keys;
+  return bytes;
 }
 
 std::vector<int64_t> parse_list(const std::string& s) {
@@ -136,6 +152,20 @@ int cmd_bench(int argc, char** argv) {
   sizing.cache_v = types.v;
   model::PlacedModel placed = model::load_placed(*file, topo, threads, runtime::ComputeMode::kNative, sizing);
   model::Qwen3NextModel& model = *placed.model;
+  // The device's read bandwidth, measured once the model is loaded (so
+  // that a missing device is reported by the loader), before any KV cache.
+  // One CUDA device only: with several devices (or CPU experts) a token's
+  // bytes are read from memories of different speeds, some in parallel.
+  double device_gbs = 0.0;
+  std::string device_name;
+  if (topo.devices.size() == 1 && topo.devices[0].kind == runtime::DeviceKind::kCuda && topo.cpu_moe_layers == 0) {
+    device_name = topo.devices[0].name();
+    try {
+      device_gbs = runtime::cuda_read_bandwidth_gbs(topo.devices[0].index);
+    } catch (const Error& e) {
+      fmt::print(stderr, "warning: no roofline figures: {}\n", e.what());
+    }
+  }
   runtime::Backend* const backend = &model.backend();
   std::string where = std::string(backend->name()) == "cpu" ? fmt::format("{} threads", threads) : backend->name();
   if (topo.devices.size() > 1) {
@@ -171,7 +201,10 @@ int cmd_bench(int argc, char** argv) {
                args.positionals()[0], file->file_size() / double(1ull << 30), active / 1048576.0,
                where,
                quant::type_info(types.k).name, quant::type_info(types.v).name);
-    fmt::print("{:>8} {:>8} {:>10} {:>10} {:>12}\n", "test", "depth", "tokens/s", "GB/s", "peak MiB");
+    if (device_gbs > 0) fmt::print("device streaming read: {:.1f} GB/s ({})\n", device_gbs, device_name);
+    fmt::print("{:>8} {:>8} {:>10} {:>10} {:>12}", "test", "depth", "tokens/s", "GB/s", "peak MiB");
+    if (device_gbs > 0) fmt::print(" {:>12} {:>10} {:>10}", "MiB/token", "roof t/s", "% of roof");
+    fmt::print("\n");
   }
   for (int64_t depth : depths) {
     const int64_t n_ctx = depth + std::max(n_prompt, n_gen) + 1;
@@ -182,11 +215,29 @@ int cmd_bench(int argc, char** argv) {
       const double tps = n / secs;
       const double gbs = decode ? tps * active / 1e9 : 0.0;
       best_tg_gbs = std::max(best_tg_gbs, gbs);
-      results.push_back({{"test", test}, {"depth", depth}, {"n_prompt", decode ? 0 : n}, {"n_gen", decode ? n : 0},
-                         {"tokens_per_s", tps}, {"peak_bytes", peak_rss_bytes()}, {"gb_per_s", gbs}});
+      nlohmann::json row = {{"test", test},          {"depth", depth},      {"n_prompt", decode ? 0 : n},
+                            {"n_gen", decode ? n : 0}, {"tokens_per_s", tps}, {"peak_bytes", peak_rss_bytes()},
+                            {"gb_per_s", gbs}};
+      // Token d + i (i < n) attends to d + i + 1 positions: d + (n + 1) / 2 on average.
+      const double token_bytes =
+          decode ? double(active) + state_bytes_per_token(c, types, double(depth) + (n + 1) / 2.0) : 0.0;
+      const double roof_tps = decode && device_gbs > 0 ? device_gbs * 1e9 / token_bytes : 0.0;
+      if (decode) row["bytes_per_token"] = token_bytes;
+      if (roof_tps > 0) {
+        row["device_read_gb_per_s"] = device_gbs;
+        row["roofline_tokens_per_s"] = roof_tps;
+        row["roofline_fraction"] = tps / roof_tps;
+      }
+      results.push_back(std::move(row));
       if (!args.has("json")) {
-        fmt::print("{:>8} {:>8} {:>10.2f} {:>10} {:>12.0f}\n", test, depth, tps, decode ? fmt::format("{:.2f}", gbs) : "-",
+        fmt::print("{:>8} {:>8} {:>10.2f} {:>10} {:>12.0f}", test, depth, tps, decode ? fmt::format("{:.2f}", gbs) : "-",
                    peak_rss_bytes() / 1048576.0);
+        if (roof_tps > 0) {
+          fmt::print(" {:>12.1f} {:>10.1f} {:>9.1f}%", token_bytes / 1048576.0, roof_tps, 100.0 * tps / roof_tps);
+        } else if (device_gbs > 0) {
+          fmt::print(" {:>12} {:>10} {:>10}", "-", "-", "-");
+        }
+        fmt::print("\n");
       }
     };
     if (n_prompt > 0) {

@@ -30,4 +30,13 @@ std::unique_ptr<Backend> make_backend(const std::string& device, int cpu_threads
   throw Error(ErrorCode::kInvalidArgument, "unknown device '" + device + "' (cpu, cuda or cuda:N)");
 }
 
+double cuda_read_bandwidth_gbs(int index) {
+#ifdef NEXTLM_HAVE_CUDA
+  return cuda::measure_read_bandwidth_gbs(index);
+#else
+  throw Error(ErrorCode::kUnsupported,
+              "cuda:" + std::to_string(index) + ": this nextlm was built without CUDA support");
+#endif
+}
+
 }  // namespace nextlm::runtime
