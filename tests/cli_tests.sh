@@ -2,7 +2,8 @@
 # Command-line tests of the `nextlm` program: cli_tests.sh NAME NEXTLM FIXTURES OUTDIR.
 # Exit 77 means skipped (fixtures missing).
 set -euo pipefail
-name=$1 nextlm=$2 fixtures=$3 out=$4
+# Each test writes under its own folder: ctest runs them in parallel.
+name=$1 nextlm=$2 fixtures=$3 out=$4/$1
 py=${PYTHON:-/usr/bin/python3}
 mkdir -p "$out"
 need_fixtures() { [ -d "$fixtures/models" ] || { echo "SKIPPED: fixtures not found at $fixtures"; exit 77; }; }
