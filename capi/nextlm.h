@@ -132,6 +132,11 @@ typedef struct nlm_generate_params {
   bool ignore_eos;
   nlm_text_callback on_text;
   void* user_data;
+  /* nlm_session_chat only. false (default): control and user-defined token
+   * text inside messages, tool calls/results and tool definitions is
+   * tokenized as ordinary text, so it cannot forge turns or tool calls; true:
+   * the raw behaviour, such text becomes real tokens. */
+  bool parse_special_in_input;
 } nlm_generate_params;
 
 typedef struct nlm_generate_result {
@@ -154,6 +159,15 @@ void nlm_session_cancel(nlm_session* session);
  * tools_json: a JSON array of tools, or NULL. *needed: length without NUL. */
 nlm_status nlm_chat_apply_template(nlm_model* model, const char* messages_json, const char* tools_json,
                                    bool add_generation_prompt, char* buf, size_t buf_size, size_t* needed);
+
+/* The tokens nlm_session_chat would feed for this conversation, into
+ * ids[capacity]; *n_tokens receives the count (also with
+ * NLM_ERR_BUFFER_TOO_SMALL). Control tokens (<|im_start|>...) and
+ * user-defined tokens (<tool_call>, <think>...) are recognised only in the
+ * template's own text unless parse_special_in_input. */
+nlm_status nlm_chat_tokenize(nlm_model* model, const char* messages_json, const char* tools_json,
+                             bool add_generation_prompt, bool parse_special_in_input, int32_t* ids, size_t capacity,
+                             size_t* n_tokens);
 
 typedef struct nlm_chat_result {
   nlm_stop_reason stop_reason;

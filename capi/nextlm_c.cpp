@@ -124,6 +124,18 @@ nlm_status nlm_model_metadata(nlm_model* model, const char* key, char* buf, size
   return st == NLM_OK ? copy_out(value, buf, buf_size, needed, model->error) : st;
 }
 
+// Copies tokens out; NLM_ERR_BUFFER_TOO_SMALL (with the count) when they do not fit.
+static nlm_status copy_tokens(const std::vector<int32_t>& toks, int32_t* ids, size_t capacity, size_t* n_tokens,
+                              std::string& error) {
+  if (n_tokens) *n_tokens = toks.size();
+  if (toks.size() > capacity || (!ids && !toks.empty())) {
+    error = "token buffer too small: " + std::to_string(toks.size()) + " tokens";
+    return NLM_ERR_BUFFER_TOO_SMALL;
+  }
+  if (!toks.empty()) std::memcpy(ids, toks.data(), toks.size() * sizeof(int32_t));
+  return NLM_OK;
+}
+
 nlm_status nlm_tokenize(nlm_model* model, const char* text, size_t len, bool parse_special, int32_t* ids,
                         size_t capacity, size_t* n_tokens) {
   if (!model) return NLM_ERR_INVALID_ARGUMENT;
@@ -131,13 +143,22 @@ nlm_status nlm_tokenize(nlm_model* model, const char* text, size_t len, bool par
   std::vector<int32_t> toks;
   nlm_status st = guarded(model->error, [&] { toks = model->model->tokenize(std::string_view(text, len), parse_special); });
   if (st != NLM_OK) return st;
-  if (n_tokens) *n_tokens = toks.size();
-  if (toks.size() > capacity || (!ids && !toks.empty())) {
-    model->error = "token buffer too small: " + std::to_string(toks.size()) + " tokens";
-    return NLM_ERR_BUFFER_TOO_SMALL;
-  }
-  if (!toks.empty()) std::memcpy(ids, toks.data(), toks.size() * sizeof(int32_t));
-  return NLM_OK;
+  return copy_tokens(toks, ids, capacity, n_tokens, model->error);
+}
+
+nlm_status nlm_chat_tokenize(nlm_model* model, const char* messages_json, const char* tools_json,
+                             bool add_generation_prompt, bool parse_special_in_input, int32_t* ids, size_t capacity,
+                             size_t* n_tokens) {
+  if (!model) return NLM_ERR_INVALID_ARGUMENT;
+  NLM_REQUIRE(messages_json, model->error, "nlm_chat_tokenize: messages_json is NULL");
+  std::vector<int32_t> toks;
+  nlm_status st = guarded(model->error, [&] {
+    const nextlm::ChatPrompt p =
+        nextlm::render_chat_prompt(*model->model, messages_json, tools_json ? tools_json : "", add_generation_prompt);
+    toks = nextlm::tokenize_chat_prompt(*model->model, p, parse_special_in_input);
+  });
+  if (st != NLM_OK) return st;
+  return copy_tokens(toks, ids, capacity, n_tokens, model->error);
 }
 
 nlm_status nlm_detokenize(nlm_model* model, const int32_t* ids, size_t n_ids, bool render_special, char* buf,
@@ -223,7 +244,7 @@ nlm_generate_params nlm_generate_default_params(void) {
   const nextlm::GenerateOptions g;
   const nextlm::SamplingParams& s = g.sampling;
   return nlm_generate_params{g.max_tokens, s.temperature, s.top_k, s.top_p, s.min_p, s.repeat_penalty,
-                             s.presence_penalty, s.frequency_penalty, s.seed, nullptr, 0, false, nullptr, nullptr};
+                             s.presence_penalty, s.frequency_penalty, s.seed, nullptr, 0, false, nullptr, nullptr, false};
 }
 
 nlm_status nlm_session_generate(nlm_session* session, const nlm_generate_params* params, nlm_generate_result* result) {
@@ -262,6 +283,7 @@ nlm_status nlm_session_chat(nlm_session* session, const char* messages_json, con
     nextlm::ChatOptions o;
     o.generate = generate_options(p);
     o.tools_json = tools_json ? tools_json : "";
+    o.parse_special_in_input = p.parse_special_in_input;
     session->chat = nextlm::chat_completion(*session->session, messages_json, o);
     const nextlm::ChatResult& c = session->chat;
     if (result) {

@@ -16,6 +16,7 @@
 #include "chat/json_format.h"
 #include "chat/py_text.h"
 #include "chat/toolcall.h"
+#include "model_output_check.h"
 #include "fixtures.h"
 #include "util/rng.h"
 
@@ -252,4 +253,34 @@ TEST_CASE("random tool-call text parses the same one-shot and streamed", "[chat]
     }
     REQUIRE(content == r.content);
   }
+}
+
+TEST_CASE("random token ids as model output never fail the reply path", "[chat][fuzz]") {
+  const auto& tok = nextlm::test::fuzz_vocabulary("chat.generated_inputs");
+  // Pieces a model might plausibly produce, as token sequences, among random ids.
+  std::vector<std::vector<int32_t>> pieces;
+  nextlm::tokenizer::EncodeOptions special;
+  special.parse_special = true;
+  for (const char* t : {"<tool_call>", "</tool_call>", "<think>", "</think>", "<function=f>", "</function>",
+                        "<parameter=i>", "<parameter=s>", "</parameter>", "{\"name\": \"f\", \"arguments\": {\"i\": ",
+                        "12", "}}", "\n", "é", "<|im_end|>", "<|endoftext|>", "\"", "{", "<"})
+    pieces.push_back(tok.encode(t, special));
+  Rng g(2026);
+  int checked = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::vector<int32_t> ids;
+    const size_t n = g.below(48);
+    for (size_t k = 0; k < n; ++k) {
+      const uint64_t kind = g.below(4);
+      if (kind == 0) ids.push_back(static_cast<int32_t>(g.below(static_cast<uint64_t>(tok.n_vocab()))));
+      else if (kind == 1) ids.push_back(static_cast<int32_t>(g.below(256)));  // byte tokens: split UTF-8
+      else for (int32_t id : pieces[g.below(pieces.size())]) ids.push_back(id);
+    }
+    const auto mode = static_cast<uint8_t>(g.below(16));
+    const std::string bad = nextlm::test::check_model_output(tok, ids, mode);
+    INFO("mode " << int(mode) << ", " << ids.size() << " ids");
+    REQUIRE(bad == "");
+    ++checked;
+  }
+  CHECK(checked == 3000);
 }

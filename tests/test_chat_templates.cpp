@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "chat/chat_template.h"
+#include "chat_fixtures.h"
 #include "fixtures.h"
 #include "gguf/gguf_reader.h"
 
@@ -19,30 +20,8 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string slurp(const fs::path& p) { return nextlm::test::read_text(p.string()); }
-
-// A conversation of conversations.json as the CLI (and transformers) passes it.
-ChatRequest request_for(const ordered_json& c) {
-  ChatRequest req;
-  req.bos_token = "<BOS>";
-  req.eos_token = "<EOS>";
-  req.add_generation_prompt = false;
-  for (const auto& [k, v] : c.items()) {
-    if (k == "name") continue;
-    if (k == "messages") req.messages = v;
-    else if (k == "tools") req.tools = v;
-    else if (k == "add_generation_prompt") req.add_generation_prompt = v.get<bool>();
-    else req.extra[k] = v;
-  }
-  return req;
-}
-
-std::vector<fs::path> templates_in(const fs::path& dir) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".jinja") out.push_back(e.path());
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using nextlm::test::request_for;
+using nextlm::test::templates_in;
 
 }  // namespace
 

@@ -108,7 +108,15 @@ PYBIND11_MODULE(_native, m) {
            },
            py::arg("ids"), py::arg("render_special") = false)
       .def("apply_chat_template", &apply_chat_template, py::arg("messages_json"), py::arg("tools_json") = "",
-           py::arg("add_generation_prompt") = true, py::arg("template_vars_json") = "", py::arg("template_name") = "");
+           py::arg("add_generation_prompt") = true, py::arg("template_vars_json") = "", py::arg("template_name") = "")
+      .def("chat_tokenize",
+           [](const Model& mdl, const std::string& messages_json, const std::string& tools_json, bool add_gen,
+              const std::string& vars_json, bool parse_special_in_input) {
+             return tokenize_chat_prompt(mdl, render_chat_prompt(mdl, messages_json, tools_json, add_gen, vars_json),
+                                         parse_special_in_input);
+           },
+           py::arg("messages_json"), py::arg("tools_json") = "", py::arg("add_generation_prompt") = true,
+           py::arg("template_vars_json") = "", py::arg("parse_special_in_input") = false);
 
   py::class_<Session>(m, "Session")
       .def(py::init([](std::shared_ptr<Model> model, int64_t n_ctx, const std::string& k, const std::string& v,
@@ -154,11 +162,12 @@ PYBIND11_MODULE(_native, m) {
            py::arg("options"), py::arg("on_text") = py::none())
       .def("chat",
            [](Session& s, const std::string& messages_json, const py::dict& opts, const std::string& tools_json,
-              const std::string& vars_json, py::object on_event) {
+              const std::string& vars_json, py::object on_event, bool parse_special_in_input) {
              ChatOptions o;
              o.generate = generate_options(opts);
              o.tools_json = tools_json;
              o.template_vars_json = vars_json;
+             o.parse_special_in_input = parse_special_in_input;
              if (!on_event.is_none()) {
                o.on_event = [on_event](const ChatEvent& e) {
                  py::gil_scoped_acquire gil;
@@ -195,7 +204,7 @@ PYBIND11_MODULE(_native, m) {
              return d;
            },
            py::arg("messages_json"), py::arg("options"), py::arg("tools_json") = "", py::arg("template_vars_json") = "",
-           py::arg("on_event") = py::none())
+           py::arg("on_event") = py::none(), py::arg("parse_special_in_input") = false)
       .def("cancel", &Session::cancel)
       .def("rewind", &Session::rewind)
       .def("save_state", [](const Session& s) {

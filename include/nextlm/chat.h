@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nextlm/session.h"
@@ -42,12 +43,23 @@ struct ChatToolCall {
   std::string arguments_json;  // a JSON object
 };
 
+// A rendered chat prompt and which of its bytes came from the conversation
+// (message content, tool calls and results, tool definitions, template
+// variables) rather than from the template itself.
+struct ChatPrompt {
+  std::string text;
+  std::vector<std::pair<size_t, size_t>> input_ranges;  // [begin, end) byte ranges of `text`, sorted, disjoint
+};
+
 struct ChatOptions {
   GenerateOptions generate;  // max_tokens, stop, sampling; its on_text receives content deltas only
   std::string tools_json;    // "" or a JSON array of tools
   std::string template_vars_json;  // "" or a JSON object of extra template variables (e.g. enable_thinking)
   std::string template_name;       // a named template of the GGUF (tokenizer.chat_template.NAME)
   std::string tool_call_format = "auto";  // "auto" (from the template), "qwen3-coder-xml", "hermes-json", "none"
+  // Raw behaviour, off by default: control and user-defined token text inside
+  // messages, tool results and definitions becomes real tokens (see tokenize_chat_prompt).
+  bool parse_special_in_input = false;
   std::function<void(const ChatEvent&)> on_event;
 };
 
@@ -65,6 +77,20 @@ struct ChatResult {
 std::string apply_chat_template(const Model& model, const std::string& messages_json, const std::string& tools_json = "",
                                 bool add_generation_prompt = true, const std::string& template_vars_json = "",
                                 const std::string& template_name = "");
+
+// The same rendering, with which bytes came from the conversation.
+ChatPrompt render_chat_prompt(const Model& model, const std::string& messages_json, const std::string& tools_json = "",
+                              bool add_generation_prompt = true, const std::string& template_vars_json = "",
+                              const std::string& template_name = "");
+
+// The tokens of a rendered prompt. Control tokens (<|im_start|>, <|im_end|>...)
+// and user-defined tokens (<tool_call>, <think>...) are recognised in the
+// template's own text only; text from the conversation is tokenized as
+// ordinary text, so a message or a fetched web page cannot forge turns or tool
+// calls. Prompts whose input holds no such text tokenize exactly as
+// model.tokenize(text, true) does. `parse_special_in_input` restores that raw
+// behaviour for every byte.
+std::vector<int32_t> tokenize_chat_prompt(const Model& model, const ChatPrompt& prompt, bool parse_special_in_input = false);
 
 ChatResult chat_completion(Session& session, const std::string& messages_json, const ChatOptions& options = {});
 

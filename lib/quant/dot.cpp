@@ -1,5 +1,6 @@
 #include "quant/dot.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -23,6 +24,10 @@ void quantize_act_q8(const float* x, int64_t n, int8_t* q, float* d, float* s) {
     d[b] = db;
     s[b] = db * static_cast<float>(sum);
   }
+}
+
+void expand_act_scales(const float* dx, int64_t n, float* dxe) {
+  for (int64_t j = 0; j < n / 32; ++j) std::fill(dxe + 8 * j, dxe + 8 * j + 8, dx[j]);
 }
 
 DotKernels dot_kernels(Type t, Isa isa) {

@@ -29,9 +29,24 @@ using UnpackFn = void (*)(const uint8_t* row, int64_t n, int8_t* q, float* ws, f
 using DotFn = float (*)(const int8_t* q, const float* ws, const float* m, const int8_t* qx, const float* dx,
                         const float* sx, int64_t n);
 
+// The same sum straight from a packed row (no unpacked copy): each block is
+// decoded in registers and used at once. For one or two tokens (decode),
+// where an unpacked row would not be reused.
+using VecDotFn = float (*)(const uint8_t* row, const int8_t* qx, const float* dx, const float* sx, int64_t n);
+// Four tokens against one unpacked row (prefill): token k's activations at
+// qx + k * stride, its scales expanded (each dx repeated 8 times, so that a
+// vector load gives a sub-block's scale in every lane: expand_act_scales) at
+// dxe + k * stride / 4, its sums at sx + k * stride / 32; results to out[0..4).
+using Dot4Fn = void (*)(const int8_t* q, const float* ws, const float* m, const int8_t* qx, const float* dxe,
+                        const float* sx, int64_t n, int64_t stride, float* out);
+// dxe[8 * j + l] = dx[j] for l < 8, j < n / 32.
+void expand_act_scales(const float* dx, int64_t n, float* dxe);
+
 struct DotKernels {
   UnpackFn unpack = nullptr;  // nullptr: no integer kernel for this type
   DotFn dot = nullptr;
+  VecDotFn vec_dot = nullptr;
+  Dot4Fn dot4 = nullptr;
 };
 
 // The kernels of a type for an ISA the machine supports (else empty).

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "quant/block_decode.h"
 #include "quant/blocks.h"
@@ -21,6 +22,14 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 #endif
+// GCC 12's AVX-512 intrinsics fill "don't care" operands with a
+// self-initialised _mm512_undefined_*(), which its own -Wuninitialized flags
+// once inlined here; nothing of ours is uninitialised.
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #define NLM_DOT_NS avx512
 #define NLM_DOT_CORE 2
 #define NLM_DOT_ENTRY dot_kernels_avx512
@@ -28,6 +37,7 @@
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 #endif
 #else

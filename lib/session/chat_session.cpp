@@ -69,7 +69,45 @@ ChatEvent to_event(const chat::ToolCallEvent& e) {
   return c;
 }
 
+ChatPrompt to_prompt(chat::RenderedPrompt r) {
+  ChatPrompt p;
+  p.text = std::move(r.text);
+  p.input_ranges.reserve(r.input.size());
+  for (const auto& t : r.input) p.input_ranges.emplace_back(t.begin, t.end);
+  return p;
+}
+
 }  // namespace
+
+ChatPrompt render_chat_prompt(const Model& model, const std::string& messages_json, const std::string& tools_json,
+                              bool add_generation_prompt, const std::string& template_vars_json,
+                              const std::string& template_name) {
+  auto& m = const_cast<detail::ModelImpl&>(model.impl());
+  return to_prompt(model_template(m, template_name)
+                       .render_tracked(make_request(messages_json, tools_json, add_generation_prompt, template_vars_json)));
+}
+
+std::vector<int32_t> tokenize_chat_prompt(const Model& model, const ChatPrompt& prompt, bool parse_special_in_input) {
+  const tokenizer::Tokenizer& tok = *model.impl().tokenizer;
+  tokenizer::EncodeOptions opts;
+  opts.parse_special = true;
+  std::vector<int32_t> out;
+  if (parse_special_in_input) {
+    tok.encode(prompt.text, opts, out);
+    return out;
+  }
+  std::vector<tokenizer::PlainRange> plain;
+  plain.reserve(prompt.input_ranges.size());
+  size_t last_end = 0;
+  for (const auto& [b, e] : prompt.input_ranges) {
+    if (b > e || b < last_end || e > prompt.text.size())
+      throw Error(ErrorCode::kInvalidArgument, "chat prompt input ranges must be sorted, disjoint and inside the text");
+    plain.push_back({b, e});
+    last_end = e;
+  }
+  tok.encode_guarded(prompt.text, plain, opts, out);
+  return out;
+}
 
 std::string apply_chat_template(const Model& model, const std::string& messages_json, const std::string& tools_json,
                                 bool add_generation_prompt, const std::string& template_vars_json,
@@ -81,9 +119,6 @@ std::string apply_chat_template(const Model& model, const std::string& messages_
 
 struct ChatGeneration::Impl {
   ChatOptions options;
-  const chat::ChatTemplate* tmpl = nullptr;
-  chat::ChatRequest req;
-  std::string prompt;
   std::vector<int32_t> tokens;
   std::vector<int64_t> boundaries;
   std::unique_ptr<chat::ToolCallParser> parser;
@@ -107,25 +142,28 @@ ChatGeneration::ChatGeneration(const Model& model, const std::string& messages_j
   Impl& c = *impl_;
   c.options = options;
   auto& m = const_cast<detail::ModelImpl&>(model.impl());
-  c.tmpl = &model_template(m, options.template_name);
-  c.req = make_request(messages_json, options.tools_json, true, options.template_vars_json);
-  c.prompt = c.tmpl->render(c.req);
+  const chat::ChatTemplate& tmpl = model_template(m, options.template_name);
+  const chat::ChatRequest req = make_request(messages_json, options.tools_json, true, options.template_vars_json);
+  const ChatPrompt rendered = to_prompt(tmpl.render_tracked(req));
+  const std::string& prompt = rendered.text;
+
   // The conversation without the generation prompt ends a turn: keep a checkpoint there.
-  chat::ChatRequest closed = c.req;
+  chat::ChatRequest closed = req;
   closed.add_generation_prompt = false;
-  const std::string history = c.tmpl->render(closed);
-  if (c.prompt.compare(0, history.size(), history) == 0) {
-    c.boundaries.push_back(static_cast<int64_t>(model.tokenize(history, true).size()));
+  const ChatPrompt history = to_prompt(tmpl.render_tracked(closed));
+  const bool raw = options.parse_special_in_input;
+  if (prompt.compare(0, history.text.size(), history.text) == 0) {
+    c.boundaries.push_back(static_cast<int64_t>(tokenize_chat_prompt(model, history, raw).size()));
   }
-  c.tokens = model.tokenize(c.prompt, true);
+  c.tokens = tokenize_chat_prompt(model, rendered, raw);
 
   chat::ToolParserOptions po;
-  po.format = options.tool_call_format == "auto" ? c.tmpl->tool_call_format()
+  po.format = options.tool_call_format == "auto" ? tmpl.tool_call_format()
                                                  : chat::parse_tool_call_format(options.tool_call_format);
-  if (c.req.tools) po.tools = *c.req.tools;
-  const size_t last_nonspace = c.prompt.find_last_not_of(" \n");
+  if (req.tools) po.tools = *req.tools;
+  const size_t last_nonspace = prompt.find_last_not_of(" \n");
   po.reasoning_open = last_nonspace != std::string::npos && last_nonspace >= 6 &&
-                      c.prompt.compare(last_nonspace - 6, 7, "<think>") == 0;
+                      prompt.compare(last_nonspace - 6, 7, "<think>") == 0;
   c.parser = std::make_unique<chat::ToolCallParser>(po);
 }
 

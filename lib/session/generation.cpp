@@ -22,7 +22,9 @@ struct GenerationImpl {
       : session(s),
         d(impl),
         opts(o),
-        sampler(o.sampling, static_cast<int32_t>(impl.m.model->config().n_vocab)),
+        // Embedding rows past the tokenizer's vocabulary (padding) are not tokens: never sample them.
+        sampler(o.sampling, static_cast<int32_t>(std::min<int64_t>(impl.m.model->config().n_vocab,
+                                                                    impl.m.tokenizer->n_vocab()))),
         stream(*impl.m.tokenizer, o.stop),
         t0(std::chrono::steady_clock::now()) {}
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "nextlm/error.h"
@@ -302,6 +303,35 @@ void Tokenizer::encode(std::string_view text, const EncodeOptions& opts, std::ve
     if (!found) break;
     out.push_back(m.id);
     pos = m.pos + m.len;
+  }
+}
+
+void Tokenizer::encode_guarded(std::string_view text, std::span<const PlainRange> plain, const EncodeOptions& opts,
+                               std::vector<int32_t>& out) const {
+  if (opts.add_bos && add_bos_ && bos_ >= 0) out.push_back(bos_);
+  const size_t n = text.size();
+  size_t pos = 0;     // start of the text not yet encoded
+  size_t search = 0;  // where the next added token may start
+  size_t k = 0;       // first plain range that may still matter
+  while (pos < n) {
+    SpecialTokenMatcher::Match m;
+    bool found = false;
+    while (!found && search < n) {
+      while (k < plain.size() && plain[k].end <= search) ++k;
+      if (k < plain.size() && plain[k].begin <= search) {
+        search = plain[k].end;
+        continue;
+      }
+      // Matches are looked for in the template text up to the next plain range only.
+      const size_t limit = k < plain.size() ? std::min(plain[k].begin, n) : n;
+      found = specials_.find(text.substr(0, limit), search, opts.parse_special, m);
+      if (!found) search = limit;
+    }
+    const size_t end = found ? m.pos : n;
+    if (end > pos) encode_fragment(text.substr(pos, end - pos), opts.normalize, out);
+    if (!found) break;
+    out.push_back(m.id);
+    pos = search = m.pos + m.len;
   }
 }
 

@@ -39,6 +39,11 @@ struct EncodeOptions {
   bool normalize = true;       // NFC before pre-tokenization, as the reference does
 };
 
+// Bytes [begin, end) of a text to be tokenized as ordinary text only.
+struct PlainRange {
+  size_t begin = 0, end = 0;
+};
+
 class Tokenizer {
  public:
   // Reads and validates the tokenizer.* metadata; the file may be closed
@@ -53,6 +58,13 @@ class Tokenizer {
   std::vector<int32_t> encode(std::string_view text, const EncodeOptions& opts = {}) const;
   // Appends to `out`.
   void encode(std::string_view text, const EncodeOptions& opts, std::vector<int32_t>& out) const;
+  // Like encode(), except that no added token (CONTROL or USER_DEFINED) is
+  // matched where it would overlap one of `plain` (sorted, disjoint): text from
+  // untrusted sources inside a prompt cannot become control tokens. Between
+  // accepted added tokens, text is BPE-encoded as a whole, so a prompt whose
+  // plain ranges hold no added-token text encodes exactly as with encode().
+  void encode_guarded(std::string_view text, std::span<const PlainRange> plain, const EncodeOptions& opts,
+                      std::vector<int32_t>& out) const;
 
   // Concatenated bytes of the tokens (CONTROL/UNUSED ones only when
   // render_special). Throws nextlm::Error(kInvalidArgument) for an id out of range.

@@ -21,30 +21,13 @@
 #include "tokenizer/normalize.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
-#include "tokenizer_vocab.h"
-
-#ifndef NEXTLM_FIXTURES_DEFAULT
-#define NEXTLM_FIXTURES_DEFAULT ""
-#endif
+#include "model_output_check.h"
 
 namespace {
 
 using namespace nextlm::tokenizer;
 
-const Tokenizer& tokenizer() {
-  static const std::unique_ptr<Tokenizer> tok = [] {
-    const char* env = std::getenv("NEXTLM_FIXTURES");
-    std::string dir = env && *env ? env : NEXTLM_FIXTURES_DEFAULT;
-    std::string path = dir + "/tokenizer/qwen3-vocab.gguf";
-    if (!dir.empty() && std::filesystem::is_regular_file(path)) {
-      std::fprintf(stderr, "fuzz_tokenizer: vocabulary %s\n", path.c_str());
-      return std::make_unique<Tokenizer>(Tokenizer::from_file(path));
-    }
-    std::fprintf(stderr, "fuzz_tokenizer: %s not found, using a synthetic vocabulary\n", path.c_str());
-    return std::make_unique<Tokenizer>(nextlm::test::SynthVocab::make(300).load());
-  }();
-  return *tok;
-}
+const Tokenizer& tokenizer() { return nextlm::test::fuzz_vocabulary("fuzz_tokenizer"); }
 
 void check(bool ok, const char* what) {
   if (!ok) {

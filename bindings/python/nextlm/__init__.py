@@ -28,11 +28,20 @@ _GEN_KEYS = ("max_tokens", "temperature", "top_k", "top_p", "min_p", "repeat_pen
 class Model(_native.Model):
     """A loaded GGUF model. Keyword arguments: n_threads, use_mmap, exact, progress(fraction) -> bool."""
 
+    def tokenize_chat(self, messages, tools=None, add_generation_prompt=True, template_vars=None,
+                      parse_special_in_input=False):
+        """The prompt tokens Session.chat feeds for this conversation. Control and user-defined tokens
+        (<|im_start|>, <tool_call>...) are recognised only in the template's own text: text inside
+        messages, tool calls/results and tool definitions stays text unless parse_special_in_input."""
+        return self.chat_tokenize(json.dumps(messages, ensure_ascii=False), json.dumps(tools) if tools else "",
+                                  add_generation_prompt, json.dumps(template_vars) if template_vars else "",
+                                  parse_special_in_input)
+
 
 class Session(_native.Session):
     """A conversation's context over a Model (n_ctx, cache_type_k, cache_type_v, checkpoint_interval...)."""
 
-    def chat(self, messages, tools=None, stream=False, template_vars=None, **options):
+    def chat(self, messages, tools=None, stream=False, template_vars=None, parse_special_in_input=False, **options):
         gen = {k: v for k, v in options.items() if k in _GEN_KEYS}
         unknown = set(options) - set(_GEN_KEYS)
         if unknown:
@@ -43,8 +52,8 @@ class Session(_native.Session):
                 json.dumps(template_vars) if template_vars else "")
         created = int(time.time())
         if not stream:
-            return _completion(super().chat(*args), created)
-        return _stream(self, args, created)
+            return _completion(super().chat(*args, parse_special_in_input=parse_special_in_input), created)
+        return _stream(self, args, created, parse_special_in_input)
 
 
 def _usage(r):
@@ -70,7 +79,7 @@ def _completion(r, created):
             "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": _usage(r)}
 
 
-def _stream(session, args, created):
+def _stream(session, args, created, raw=False):
     """Runs the generation on a worker thread and yields OpenAI-shaped chunks as events arrive."""
     events = queue.Queue()
     done = object()
@@ -98,7 +107,7 @@ def _stream(session, args, created):
 
     def work():
         try:
-            result["r"] = _native.Session.chat(session, *args, on_event=on_event)
+            result["r"] = _native.Session.chat(session, *args, on_event=on_event, parse_special_in_input=raw)
         except BaseException as exc:  # handed to the consumer thread
             result["error"] = exc
         events.put(done)

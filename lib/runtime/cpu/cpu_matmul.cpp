@@ -28,6 +28,21 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       for (int64_t t = t0; t < t1; ++t)
         quant::quantize_act_q8(x + t * cols, cols, qx.data() + t * cols, dx.data() + t * nsub, sx.data() + t * nsub);
     });
+    if (k.vec_dot && n_tokens <= 2) {
+      // Decode: an unpacked row would not be reused, so dot straight from the packed row.
+      pool_.parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t t = 0; t < n_tokens; ++t)
+            y[t * rows + r] = k.vec_dot(base + r * w.row_bytes, qx.data() + t * cols, dx.data() + t * nsub,
+                                        sx.data() + t * nsub, cols);
+      });
+      return;
+    }
+    std::vector<float> dxe;
+    if (k.dot4 && n_tokens >= 4) {
+      dxe.resize(static_cast<size_t>(n_tokens * cols / 4));
+      for (int64_t t = 0; t < n_tokens; ++t) quant::expand_act_scales(dx.data() + t * nsub, cols, dxe.data() + t * (cols / 4));
+    }
     constexpr int64_t kTile = 16;
     pool_.parallel_for(rows, 8, [&](int64_t r0, int64_t r1) {
       const int64_t tile = std::min<int64_t>(kTile, r1 - r0);
@@ -38,7 +53,16 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
         for (int64_t i = 0; i < nr; ++i)
           k.unpack(base + (rb + i) * w.row_bytes, cols, q.data() + i * cols, ws.data() + i * (cols / 16),
                    m.data() + i * nsub);
-        for (int64_t t = 0; t < n_tokens; ++t) {
+        int64_t t = 0;
+        for (; k.dot4 && t + 4 <= 0; t += 4) {
+          float out[4];
+          for (int64_t i = 0; i < nr; ++i) {
+            k.dot4(q.data() + i * cols, ws.data() + i * (cols / 16), m.data() + i * nsub, qx.data() + t * cols,
+                   dxe.data() + t * (cols / 4), sx.data() + t * nsub, cols, cols, out);
+            for (int j = 0; j < 4; ++j) y[(t + j) * rows + rb + i] = out[j];
+          }
+        }
+        for (; t < n_tokens; ++t) {
           const int8_t* qt = qx.data() + t * cols;
           const float* dt = dx.data() + t * nsub;
           const float* st = sx.data() + t * nsub;
