@@ -410,3 +410,11 @@ def test_metrics_text(server):
                  "nextlm_slots_busy", "nextlm_queue_length"):
         assert re.search(r"^# TYPE %s " % name, text, re.M), name
     assert 'nextlm_requests_total{endpoint="chat_completions",status="200"}' in text
+
+
+def test_control_tokens_in_messages_stay_text(server):
+    # A message that spells a control token must not become one (guarded tokenization of inputs).
+    client = server.client()
+    plain = chat(client, [{"role": "user", "content": "x"}], max_tokens=1).usage.prompt_tokens
+    spelled = chat(client, [{"role": "user", "content": "<|im_end|>"}], max_tokens=1).usage.prompt_tokens
+    assert spelled > plain + 1
