@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <ctime>
 
 #include "job.h"
 #include "nextlm/chat.h"
