@@ -57,6 +57,15 @@ typedef struct nlm_model_params {
   bool use_mmap;     /* map the file (default) or read it */
   nlm_progress_callback progress;
   void* progress_user_data;
+  /* Where it runs (NULL or "": the defaults). devices: "cpu", "cuda:0",
+   * "cuda:0,cuda:1", "cpu:0,cpu:1" (virtual CPU devices); split: "layer" or
+   * "tensor"; tensor_split: ratios "1,1"; cpu_moe: the routed experts of the
+   * first N layers stay on the CPU. A split that cannot be made fails with
+   * NLM_ERR_INVALID_ARGUMENT and says why in nlm_last_error(). */
+  const char* devices;
+  const char* split;
+  const char* tensor_split;
+  int32_t cpu_moe;
 } nlm_model_params;
 
 nlm_model_params nlm_model_default_params(void);

@@ -91,7 +91,9 @@ extern "C" {
 const char* nlm_version(void) { return "0.1.0"; }
 const char* nlm_last_error(void) { return g_last_error.c_str(); }
 
-nlm_model_params nlm_model_default_params(void) { return nlm_model_params{0, true, nullptr, nullptr}; }
+nlm_model_params nlm_model_default_params(void) {
+  return nlm_model_params{0, true, nullptr, nullptr, nullptr, nullptr, nullptr, 0};
+}
 
 nlm_status nlm_model_load(const char* path, const nlm_model_params* params, nlm_model** out) {
   NLM_REQUIRE(out, g_last_error, "nlm_model_load: out is NULL");
@@ -102,6 +104,10 @@ nlm_status nlm_model_load(const char* path, const nlm_model_params* params, nlm_
     nextlm::ModelParams mp;
     mp.n_threads = p.n_threads;
     mp.use_mmap = p.use_mmap;
+    if (p.devices && *p.devices) mp.devices = p.devices;
+    if (p.split && *p.split) mp.split = p.split;
+    if (p.tensor_split) mp.tensor_split = p.tensor_split;
+    mp.cpu_moe = p.cpu_moe;
     if (p.progress) {
       mp.progress = [cb = p.progress, ud = p.progress_user_data](float f) { return cb(f, ud); };
     }

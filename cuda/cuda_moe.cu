@@ -127,6 +127,21 @@ __global__ void combine_kernel(const float* expert_out, const float* weights, in
   }
 }
 
+// Routing chose among all experts; this backend holds only [first, first + count)
+// (a tensor split or --cpu-moe computes the others elsewhere): indices become
+// local, and the others get weight 0 and a valid local index, so they add nothing.
+__global__ void localize_kernel(int32_t* chosen, float* weights, int64_t n, int first, int count) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int e = chosen[i] - first;
+  if (e < 0 || e >= count) {
+    chosen[i] = 0;
+    weights[i] = 0.0f;
+  } else {
+    chosen[i] = e;
+  }
+}
+
 runtime::Weight f32_weight(const float* data, int64_t cols, int64_t rows) {
   runtime::Weight w;
   w.type = quant::Type::F32;
@@ -216,7 +231,15 @@ void CudaBackend::moe(const runtime::MoeWeights& m, const float* x, int64_t n_to
       logits, E, K, chosen, weights);
   NLM_CUDA_LAUNCH_CHECK();
   float* expert_out = scratch_f32(kMoeDown, static_cast<size_t>(n_tokens * K * n_embd));
-  moe_experts(m, x, n_tokens, n_embd, chosen, expert_out);
+  const int local = m.local_experts();
+  if (local > 0) {
+    if (m.expert_first != 0 || local != E) {
+      localize_kernel<<<grid_for(n_tokens * K, kThreads), kThreads, 0, stream()>>>(chosen, weights, n_tokens * K,
+                                                                                   m.expert_first, local);
+      NLM_CUDA_LAUNCH_CHECK();
+    }
+    moe_experts(m, x, n_tokens, n_embd, chosen, expert_out);
+  }
 
   const float* shared = nullptr;
   const float* shared_logit = nullptr;
@@ -232,8 +255,9 @@ void CudaBackend::moe(const runtime::MoeWeights& m, const float* x, int64_t n_to
       shared_logit = sl;
     }
   }
-  combine_kernel<<<grid_for(n_tokens * n_embd, kThreads), kThreads, 0, stream()>>>(expert_out, weights, K, shared,
-                                                                                   shared_logit, n_tokens, n_embd, y);
+  // No local experts: only the shared expert (k = 0 reads no expert output).
+  combine_kernel<<<grid_for(n_tokens * n_embd, kThreads), kThreads, 0, stream()>>>(
+      expert_out, weights, local > 0 ? K : 0, shared, shared_logit, n_tokens, n_embd, y);
   NLM_CUDA_LAUNCH_CHECK();
 }
 

@@ -56,6 +56,20 @@ int main(int argc, char** argv) {
   mp.progress = progress_cancel;
   CHECK(nlm_model_load(argv[1], &mp, &model) == NLM_ERR_CANCELLED);
   mp.progress = NULL;
+  /* Placement: a split that cannot be made is refused with the reason; CPU experts over two devices load. */
+  mp.devices = "cpu:0,cpu:1,cpu:2";
+  mp.split = "tensor";
+  CHECK(nlm_model_load(argv[1], &mp, &model) == NLM_ERR_INVALID_ARGUMENT);
+  CHECK(model == NULL && strstr(nlm_last_error(), "3 devices") != NULL);
+  mp.devices = "cpu:0,cpu:1";
+  mp.split = "layer";
+  mp.cpu_moe = 2;
+  CHECK(nlm_model_load(argv[1], &mp, &model) == NLM_OK);
+  nlm_model_free(model);
+  model = NULL;
+  mp.devices = NULL;
+  mp.split = NULL;
+  mp.cpu_moe = 0;
   if (nlm_model_load(argv[1], &mp, &model) != NLM_OK) {
     fprintf(stderr, "load failed: %s\n", nlm_last_error());
     return 1;

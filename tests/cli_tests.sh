@@ -111,6 +111,73 @@ logits_layer_split)
     "$py" "$fixtures/../tools/compare_logits.py" "$out/split.json" "$ref" --tol exact || fail "split $d"
   done
   ;;
+logits_tensor_split)
+  # Heads, experts, shared-expert rows and LM-head rows divided over virtual CPU devices,
+  # one all-reduce per block: the unsplit logits within the exact tolerance.
+  # (p1, 94 tokens, for speed; the legacy layout once over p2's 812 tokens.)
+  need_fixtures
+  for run in legacy-q4_k_m:p2:1,1 legacy-q4_k_m:p1:2,3 q4_k_m:p1:1,1 q4_k_m:p1:3,2; do
+    IFS=: read -r m p ratios <<< "$run"
+    ref=$fixtures/refs/tiny-qwen3next-$m.$p.exact.json
+    "$nextlm" logits "$fixtures/models/tiny-qwen3next-$m.gguf" --force-tokens "$ref" --exact --devices cpu:0,cpu:1 \
+      --split tensor --tensor-split $ratios --out "$out/ts" >/dev/null
+    "$py" "$fixtures/../tools/compare_logits.py" "$out/ts.json" "$ref" --tol exact || fail "$m $p tensor split $ratios"
+  done
+  # Native BF16 (columns cut anywhere): against the unsplit native run.
+  ref=$fixtures/refs/tiny-qwen3next-bf16.p1.exact.json
+  "$nextlm" logits "$fixtures/models/tiny-qwen3next-bf16.gguf" --force-tokens "$ref" --out "$out/bf16" >/dev/null
+  "$nextlm" logits "$fixtures/models/tiny-qwen3next-bf16.gguf" --force-tokens "$ref" --devices cpu:0,cpu:1 \
+    --split tensor --tensor-split 3,2 --out "$out/ts" >/dev/null
+  "$py" "$fixtures/../tools/compare_logits.py" "$out/ts.json" "$out/bf16.json" --tol exact || fail "bf16 native tensor split"
+  # Three devices need three head groups: a synthesized model with 3 KV heads, 3 k-heads, 9 experts.
+  "$nextlm" synth --preset tiny --shape n_head=6,n_head_kv=3,ssm_n_group=3,ssm_dt_rank=6,n_expert=9 --types q4_k_m \
+    --out "$out/three.gguf" >/dev/null
+  "$nextlm" logits "$out/three.gguf" --prompt-file "$fixtures/prompts/prompt1.txt" --exact --out "$out/three" >/dev/null
+  for ratios in 1,1,1 1,2,3; do
+    "$nextlm" logits "$out/three.gguf" --force-tokens "$out/three.json" --exact --devices cpu:0,cpu:1,cpu:2 \
+      --split tensor --tensor-split $ratios --out "$out/ts" >/dev/null
+    "$py" "$fixtures/../tools/compare_logits.py" "$out/ts.json" "$out/three.json" --tol exact || fail "3 devices $ratios"
+  done
+  ;;
+logits_cpu_moe)
+  # Routed experts of the first N layers on a CPU backend of their own, alone and with both splits.
+  need_fixtures
+  ref=$fixtures/refs/tiny-qwen3next-iq3_m.p1.exact.json
+  for args in "--cpu-moe 3" "--cpu-moe 8 --devices cpu:0,cpu:1,cpu:2" "--cpu-moe 5 --devices cpu:0,cpu:1 --split tensor" \
+              "--cpu-moe 2 --devices cpu:0,cpu:1 --split tensor --tensor-split 1,3"; do
+    "$nextlm" logits "$fixtures/models/tiny-qwen3next-iq3_m.gguf" --force-tokens "$ref" --exact $args \
+      --out "$out/moe" >/dev/null
+    "$py" "$fixtures/../tools/compare_logits.py" "$out/moe.json" "$ref" --tol exact || fail "$args"
+  done
+  # Native: the same logits as one device (the experts' ops are the same ops on a CPU backend).
+  "$nextlm" logits "$fixtures/models/tiny-qwen3next-iq3_m.gguf" --force-tokens "$ref" --out "$out/one" >/dev/null
+  "$nextlm" logits "$fixtures/models/tiny-qwen3next-iq3_m.gguf" --force-tokens "$ref" --cpu-moe 4 --devices cpu:0,cpu:1 \
+    --out "$out/moe" >/dev/null
+  cmp "$out/moe.logits.f32" "$out/one.logits.f32" || fail "native --cpu-moe differs from one device"
+  ;;
+split_errors)
+  # Splits that cannot be made: a clear message and a non-zero status, never a crash.
+  need_fixtures
+  m=$fixtures/models/tiny-qwen3next-q4_k_m.gguf
+  ref=$fixtures/refs/tiny-qwen3next-q4_k_m.p1.exact.json
+  check() {
+    local want=$1; shift
+    set +e
+    "$nextlm" "$@" > "$out/err.out" 2> "$out/err.txt"
+    local rc=$?
+    set -e
+    [ $rc -ne 0 ] && [ $rc -lt 128 ] || fail "nextlm $* exited $rc"
+    grep -q -- "$want" "$out/err.txt" || fail "nextlm $*: expected '$want', got: $(cat "$out/err.txt")"
+  }
+  for cmd in "logits $m --force-tokens $ref --out $out/e --exact" "plan $m"; do
+    check "3 devices but only 2" $cmd --devices cpu:0,cpu:1,cpu:2 --split tensor
+    check "cpu:1 gets none" $cmd --devices cpu:0,cpu:1 --split tensor --tensor-split 3,1
+    check "bad split ratio 'x'" $cmd --devices cpu:0,cpu:1 --split tensor --tensor-split 1,x
+    check "one ratio per device" $cmd --devices cpu:0,cpu:1 --split tensor --tensor-split 1,1,1
+    check "unknown split mode" $cmd --devices cpu:0,cpu:1 --split rows
+  done
+  check "inside a block" logits $m --force-tokens $ref --out $out/e --devices cpu:0,cpu:1 --split tensor
+  ;;
 logits_greedy)
   # Free-running: our tokenizer on the prompt text, greedy generation.
   need_fixtures

@@ -38,7 +38,8 @@ std::string error_type(const std::string& r) { return r.substr(0, r.find(':')); 
 }  // namespace
 
 TEST_CASE("jinja engine matches Python jinja2 on the case table", "[chat][jinja]") {
-  const auto path = std::filesystem::path(NEXTLM_TESTS_DIR) / "test_chat_engine_cases.json";
+  // Not __FILE__: ccache's base_dir makes it relative to the build directory.
+  const auto path = std::filesystem::path(NEXTLM_TESTS_SOURCE_DIR) / "test_chat_engine_cases.json";
   std::ifstream in(path);
   REQUIRE(in);
   std::stringstream ss;

@@ -98,6 +98,28 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
   CHECK(checked >= 11 * 4);
 }
 
+TEST_CASE("dot kernels: activation quantization gives the same bytes on every ISA", "[quant][dot]") {
+  util::Rng rng(3);
+  const int64_t n = 32 * 64;
+  std::vector<float> x(n);
+  for (int64_t i = 0; i < n; ++i) x[i] = rng.uniform(-3.0f, 3.0f);
+  std::fill(x.begin(), x.begin() + 32, 0.0f);                      // an all-zero block
+  for (int i = 32; i < 64; ++i) x[i] = static_cast<float>(i - 48) * 0.5f;  // halves: ties to even
+  x[100] = 1e-30f;
+  std::vector<int8_t> q0(n), q1(n);
+  std::vector<float> d0(n / 32), d1(n / 32), s0(n / 32), s1(n / 32);
+  quant::dot_kernels(quant::Type::Q8_0, quant::Isa::kScalar).quantize(x.data(), n, q0.data(), d0.data(), s0.data());
+  for (auto isa : {quant::Isa::kAvx2, quant::Isa::kAvx512}) {
+    if (!quant::isa_supported(isa)) continue;
+    INFO("isa " << quant::isa_name(isa));
+    quant::dot_kernels(quant::Type::Q8_0, isa).quantize(x.data(), n, q1.data(), d1.data(), s1.data());
+    CHECK(q1 == q0);
+    CHECK(d1 == d0);
+    CHECK(s1 == s0);
+  }
+  for (int64_t i = 0; i < n; ++i) REQUIRE(std::fabs(d0[i / 32] * q0[i] - x[i]) <= 0.5f * d0[i / 32] + 1e-6f);
+}
+
 TEST_CASE("dot kernels: feature detection is consistent", "[quant][dot]") {
   const quant::CpuFeatures& f = quant::cpu_features();
   if (f.avx512) CHECK(f.avx2);

@@ -131,6 +131,10 @@ TEST_CASE("model: a layer split over 2 and 3 virtual CPU devices gives the unspl
     const auto got = run_alone(*placed.model, toks);
     for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == expect[i]);  // same ops, same order: identical
   }
+  // Tensor split: 3 devices for 2 KV-head groups, and (native) IQ3_M/Q5_K output projections cut inside blocks.
+  CHECK_THROWS_AS(model::load_placed(*f, runtime::Topology::parse("cpu:0,cpu:1,cpu:2", "tensor", ""), 2,
+                                     runtime::ComputeMode::kNative, {}),
+                  Error);
   CHECK_THROWS_AS(model::load_placed(*f, runtime::Topology::parse("cpu:0,cpu:1", "tensor", ""), 2,
                                      runtime::ComputeMode::kNative, {}),
                   Error);

@@ -198,6 +198,46 @@ TEST_CASE("ops: MoE routing picks the top-k, ties to the lower index, renormalis
   }
 }
 
+TEST_CASE("ops: quantized MoE gives every token the same bits alone and in a batch", "[ops]") {
+  // Decode (1-2 tokens) takes the fused path, batches the grouped one: they must agree exactly.
+  CpuBackend b(2);
+  util::Rng rng(21);
+  const int E = 8, K = 3, n_embd = 256, ff = 256, T = 7;
+  for (quant::Type t : {quant::Type::Q4_K, quant::Type::IQ3_S, quant::Type::Q8_0}) {
+    INFO("type " << quant::type_info(t).name);
+    auto qmat = [&](int64_t cols, int64_t rows, int64_t mats) {
+      std::vector<uint8_t> w(quant::row_bytes(t, cols) * rows * mats);
+      for (int64_t r = 0; r < rows * mats; ++r)
+        quant::fill_random_row(t, rng, w.data() + r * quant::row_bytes(t, cols), cols, 0.1f);
+      return w;
+    };
+    const auto gate = qmat(n_embd, ff, E), up = qmat(n_embd, ff, E), down = qmat(ff, n_embd, E);
+    const auto gs = qmat(n_embd, ff, 1), us = qmat(n_embd, ff, 1), ds = qmat(ff, n_embd, 1);
+    const auto router = random_vec(rng, E * n_embd), shared_gate = random_vec(rng, n_embd);
+    runtime::MoeWeights m;
+    m.router = router.data();
+    m.shared_gate_inp = shared_gate.data();
+    m.n_expert = E;
+    m.n_expert_used = K;
+    const auto mode = runtime::ComputeMode::kNative;
+    m.gate_exps = b.prepare_weight(t, gate.data(), n_embd, ff, E, mode);
+    m.up_exps = b.prepare_weight(t, up.data(), n_embd, ff, E, mode);
+    m.down_exps = b.prepare_weight(t, down.data(), ff, n_embd, E, mode);
+    m.gate_shexp = b.prepare_weight(t, gs.data(), n_embd, ff, 1, mode);
+    m.up_shexp = b.prepare_weight(t, us.data(), n_embd, ff, 1, mode);
+    m.down_shexp = b.prepare_weight(t, ds.data(), ff, n_embd, 1, mode);
+    const auto x = random_vec(rng, T * n_embd);
+    std::vector<float> batch(T * n_embd), alone(n_embd), pair(2 * n_embd);
+    b.moe(m, x.data(), T, n_embd, batch.data());
+    for (int i = 0; i < T; ++i) {
+      b.moe(m, x.data() + i * n_embd, 1, n_embd, alone.data());
+      REQUIRE(std::equal(alone.begin(), alone.end(), batch.begin() + i * n_embd));
+    }
+    b.moe(m, x.data() + 2 * n_embd, 2, n_embd, pair.data());
+    REQUIRE(std::equal(pair.begin(), pair.end(), batch.begin() + 2 * n_embd));
+  }
+}
+
 TEST_CASE("ops: NEOX rope rotates pairs (i, i + n_rot/2) and leaves the rest", "[ops]") {
   CpuBackend b(1);
   const int hd = 8, n_rot = 4;

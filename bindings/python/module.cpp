@@ -76,11 +76,17 @@ PYBIND11_MODULE(_native, m) {
   py::register_exception<Error>(m, "Error", PyExc_RuntimeError);
 
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
-      .def(py::init([](const std::string& path, int n_threads, bool use_mmap, bool exact, py::object progress) {
+      .def(py::init([](const std::string& path, int n_threads, bool use_mmap, bool exact, py::object progress,
+                       const std::string& devices, const std::string& split, const std::string& tensor_split,
+                       int cpu_moe) {
              ModelParams p;
              p.n_threads = n_threads;
              p.use_mmap = use_mmap;
              p.exact = exact;
+             p.devices = devices;
+             p.split = split;
+             p.tensor_split = tensor_split;
+             p.cpu_moe = cpu_moe;
              if (!progress.is_none()) {
                p.progress = [progress](float f) {
                  py::gil_scoped_acquire gil;
@@ -92,7 +98,8 @@ PYBIND11_MODULE(_native, m) {
              return Model::load(path, p);
            }),
            py::arg("path"), py::arg("n_threads") = 0, py::arg("use_mmap") = true, py::arg("exact") = false,
-           py::arg("progress") = py::none())
+           py::arg("progress") = py::none(), py::arg("devices") = "", py::arg("split") = "layer",
+           py::arg("tensor_split") = "", py::arg("cpu_moe") = 0)
       .def_property_readonly("n_vocab", &Model::n_vocab)
       .def_property_readonly("n_ctx_train", &Model::n_ctx_train)
       .def_property_readonly("n_layer", &Model::n_layer)

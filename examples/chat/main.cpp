@@ -1,5 +1,6 @@
 // nextlm-chat: a terminal chat with streaming.
 //   nextlm-chat MODEL [-p PROMPT] [-n MAX_TOKENS] [--temp T] [--ctx N] [--threads N]
+//               [--device D | --devices D,D [--split layer|tensor] [--tensor-split R,R]] [--cpu-moe N]
 // With -p it answers once and exits (non-interactive). Interactive commands:
 // /reset, /save FILE, /load FILE, /quit.
 #include <cstdio>
@@ -23,6 +24,8 @@ struct Options {
   float temperature = 0.7f;
   int64_t n_ctx = 8192;
   int threads = 0;
+  std::string device = "cpu", devices, split = "layer", tensor_split;
+  int cpu_moe = 0;
 };
 
 Options parse(int argc, char** argv) {
@@ -38,6 +41,11 @@ Options parse(int argc, char** argv) {
     else if (a == "--temp") o.temperature = std::stof(value());
     else if (a == "--ctx") o.n_ctx = std::stoll(value());
     else if (a == "--threads") o.threads = std::stoi(value());
+    else if (a == "--device") o.device = value();
+    else if (a == "--devices") o.devices = value();
+    else if (a == "--split") o.split = value();
+    else if (a == "--tensor-split") o.tensor_split = value();
+    else if (a == "--cpu-moe") o.cpu_moe = std::stoi(value());
     else if (!a.empty() && a[0] == '-') throw std::runtime_error("unknown option " + a);
     else o.model = a;
   }
@@ -71,6 +79,12 @@ int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     nextlm::ModelParams mp;
     mp.n_threads = o.threads;
+    mp.device = o.device;
+    mp.devices = o.devices;
+    mp.split = o.split;
+    mp.tensor_split = o.tensor_split;
+    mp.cpu_moe = o.cpu_moe;
+    mp.n_ctx_hint = o.n_ctx;
     auto model = nextlm::Model::load(o.model, mp);
     nextlm::Session session(model, {.n_ctx = o.n_ctx});
     nlohmann::json messages = nlohmann::json::array();

@@ -1,5 +1,6 @@
 // `nextlm bench MODEL -p 512 -n 128 -d 0,4096 [--threads N] [--cache-type-k T]
-//  [--cache-type-v T] [--ubatch N] [--json] [--device cpu|cuda[:N]]`: prompt processing (pp) and
+//  [--cache-type-v T] [--ubatch N] [--json] [--device cpu|cuda[:N]] [--devices D,D --split layer|tensor
+//  --tensor-split R,R --cpu-moe N]`: prompt processing (pp) and
 // generation (tg) speed at each context depth, the weight bytes a generated
 // token reads and the bandwidth that implies, and peak memory.
 #include <fmt/format.h>
@@ -19,6 +20,7 @@
 #include "model/qwen3next.h"
 #include "nextlm/error.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "model/placement.h"
 #include "runtime/devices.h"
 #include "util/rng.h"
 
@@ -107,7 +109,9 @@ double streaming_read_gbs(int threads) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  Args args(argc, argv, {"p", "n", "d", "threads", "cache-type-k", "cache-type-v", "ubatch", "seed", "device"},
+  Args args(argc, argv,
+            {"p", "n", "d", "threads", "cache-type-k", "cache-type-v", "ubatch", "seed", "device", "devices", "split",
+             "tensor-split", "cpu-moe"},
             {"json"});
   if (args.positionals().size() != 1) throw UsageError{"expected one MODEL path"};
   const int64_t n_prompt = args.get_int("p", 512), n_gen = args.get_int("n", 128);
@@ -120,8 +124,25 @@ int cmd_bench(int argc, char** argv) {
   types.v = quant::cache_type_from_name(args.get("cache-type-v", "f16"));
 
   auto file = gguf::GgufFile::open(args.positionals()[0]);
-  const std::unique_ptr<runtime::Backend> backend = runtime::make_backend(args.get("device", "cpu"), threads);
-  model::Qwen3NextModel model(*file, *backend, runtime::ComputeMode::kNative);
+  // --device D is the one-device form of --devices D,...
+  if (args.has("device") && args.has("devices")) throw UsageError{"give --device or --devices, not both"};
+  const runtime::Topology topo =
+      runtime::Topology::parse(args.get("devices", args.get("device", "cpu")), args.get("split", "layer"),
+                               args.get("tensor-split", ""), "", static_cast<int>(args.get_int("cpu-moe", 0)));
+  model::PlanRequest sizing;
+  sizing.n_ctx = std::max<int64_t>(1, *std::max_element(depths.begin(), depths.end()) + std::max(n_prompt, n_gen) + 1);
+  sizing.n_batch = ubatch;
+  sizing.cache_k = types.k;
+  sizing.cache_v = types.v;
+  model::PlacedModel placed = model::load_placed(*file, topo, threads, runtime::ComputeMode::kNative, sizing);
+  model::Qwen3NextModel& model = *placed.model;
+  runtime::Backend* const backend = &model.backend();
+  std::string where = std::string(backend->name()) == "cpu" ? fmt::format("{} threads", threads) : backend->name();
+  if (topo.devices.size() > 1) {
+    where = fmt::format("{} devices, {} split", topo.devices.size(),
+                        topo.split == runtime::SplitMode::kTensor ? "tensor" : "layer");
+  }
+  if (topo.cpu_moe_layers > 0) where += fmt::format(", experts of the first {} layers on the CPU", topo.cpu_moe_layers);
   const auto& c = model.config();
   const uint64_t active = active_bytes_per_token(*file, c);
   util::Rng rng(static_cast<uint64_t>(args.get_int("seed", 1)));
@@ -148,7 +169,7 @@ int cmd_bench(int argc, char** argv) {
   if (!args.has("json")) {
     fmt::print("model {}: {:.2f} GiB of weights, {:.1f} MiB read per generated token, {}, cache {}/{}\n",
                args.positionals()[0], file->file_size() / double(1ull << 30), active / 1048576.0,
-               std::string(backend->name()) == "cpu" ? fmt::format("{} threads", threads) : backend->name(),
+               where,
                quant::type_info(types.k).name, quant::type_info(types.v).name);
     fmt::print("{:>8} {:>8} {:>10} {:>10} {:>12}\n", "test", "depth", "tokens/s", "GB/s", "peak MiB");
   }

@@ -1,6 +1,7 @@
 // `nextlm logits MODEL (--prompt-file F | --force-tokens REF.json) --out PREFIX
 //  [--n-gen 16] [--every N] [--exact] [--cache-type-k T] [--cache-type-v T]
-//  [--ubatch N] [--threads N] [--recurrent] [--device cpu|cuda[:N]]`
+//  [--ubatch N] [--threads N] [--recurrent] [--device cpu|cuda[:N]]
+//  [--devices D,D [--split layer|tensor] [--tensor-split R,R]] [--cpu-moe N]`
 // Writes PREFIX.json + PREFIX.logits.f32 in the layout of the fixtures'
 // reference dumps. With --force-tokens the reference's tokens are fed
 // (teacher forcing); otherwise the prompt is tokenized and generation is greedy.

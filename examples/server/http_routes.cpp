@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <ctime>
 
@@ -161,6 +163,7 @@ void handle_chat(ServerState& st, const httplib::Request& req, httplib::Response
   if (spec.stream) co.on_event = [raw](const ChatEvent& e) { raw->push(e); };
   co.tools_json = spec.tools_json;
   co.tool_call_format = spec.tool_call_format;
+  co.parse_special_in_input = st.opts.parse_special_in_input;
   try {
     job->chat = std::make_unique<ChatGeneration>(*st.model, spec.messages_json, co);
   } catch (const Error& e) {
@@ -233,6 +236,29 @@ void handle_completion(ServerState& st, const httplib::Request& req, httplib::Re
       "");
 }
 
+// POST /v1/chat/tokenize (a nextlm extension): the prompt tokens a chat
+// request would be fed, and which of them are control or user-defined tokens
+// (only the template's own, unless the server runs with --parse-special-in-input).
+void handle_chat_tokenize(ServerState& st, const httplib::Request& req, httplib::Response& res) {
+  const ChatSpec spec = parse_chat_request(req.body);
+  ChatPrompt prompt;
+  std::vector<int32_t> tokens;
+  try {
+    prompt = render_chat_prompt(*st.model, spec.messages_json, spec.tools_json);
+    tokens = tokenize_chat_prompt(*st.model, prompt, st.opts.parse_special_in_input);
+  } catch (const Error& e) {
+    throw invalid(e.what(), "messages");
+  }
+  nlohmann::ordered_json out = {{"object", "chat.tokenization"}, {"prompt", prompt.text}, {"tokens", tokens},
+                                {"n_tokens", tokens.size()}};
+  nlohmann::ordered_json special = nlohmann::ordered_json::array();
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (st.model->is_special_token(tokens[i]))
+      special.push_back({{"index", i}, {"id", tokens[i]}, {"text", st.model->token_text(tokens[i])}});
+  out["special_tokens"] = std::move(special);
+  res.set_content(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJson);
+}
+
 // Wraps an endpoint: readiness, OpenAI error bodies for whatever it throws, metrics.
 httplib::Server::Handler endpoint(ServerState& st, const char* name,
                                   void (*fn)(ServerState&, const httplib::Request&, httplib::Response&)) {
@@ -285,6 +311,7 @@ void install_routes(httplib::Server& svr, ServerState& st) {
 
   svr.Post("/v1/chat/completions", endpoint(st, "chat_completions", handle_chat));
   svr.Post("/chat/completions", endpoint(st, "chat_completions", handle_chat));
+  svr.Post("/v1/chat/tokenize", endpoint(st, "chat_tokenize", handle_chat_tokenize));
   svr.Post("/v1/completions", endpoint(st, "completions", handle_completion));
   svr.Post("/completions", endpoint(st, "completions", handle_completion));
   svr.Get("/v1/models", [&st](const httplib::Request&, httplib::Response& res) {

@@ -10,7 +10,7 @@ const char* const kServerUsage =
     "usage: nextlm-server -m MODEL [--ctx N (per slot)] [--slots N] [--queue N] [--host 127.0.0.1] [--port 8080]\n"
     "  [--api-key KEY] [--alias NAME] [--threads N] [--cache-type-k T] [--cache-type-v T] [--batch N]\n"
     "  [--device D | --devices cpu:0,cpu:1|cuda:0,... [--split layer] [--tensor-split 1,1]] [--cpu-moe N]\n"
-    "  [--max-body BYTES] [--no-mmap] [--test-reply TEXT (tests only)]";
+    "  [--max-body BYTES] [--no-mmap] [--parse-special-in-input] [--test-reply TEXT (tests only)]";
 
 ServerOptions parse_server_options(int argc, char** argv) {
   using cli::UsageError;
@@ -18,7 +18,7 @@ ServerOptions parse_server_options(int argc, char** argv) {
                  {"m", "model", "ctx", "cache-type-k", "cache-type-v", "device", "devices", "split", "tensor-split",
                   "cpu-moe", "threads", "slots", "host", "port", "queue", "api-key", "alias", "batch", "max-body",
                   "test-reply"},
-                 {"no-mmap", "help", "h"});
+                 {"no-mmap", "parse-special-in-input", "help", "h"});
   if (args.has("help") || args.has("h")) throw UsageError{""};
   ServerOptions o;
   o.model_path = args.get("model", args.get("m"));
@@ -61,6 +61,7 @@ ServerOptions parse_server_options(int argc, char** argv) {
   if (body < 1024) throw UsageError{"--max-body must be at least 1024"};
   o.max_body_bytes = static_cast<size_t>(body);
   o.test_reply = args.get("test-reply", "");
+  o.parse_special_in_input = args.has("parse-special-in-input");
   return o;
 }
 

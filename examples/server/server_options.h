@@ -21,6 +21,7 @@ struct ServerOptions {
   int port = 8080;  // 0: any free port (printed on start)
   std::string api_key;
   size_t max_body_bytes = 8u << 20;
+  bool parse_special_in_input = false;  // raw behaviour: control-token text in messages becomes tokens
   std::string test_reply;  // test-only: chat replies are this text, fed instead of sampled
 };
 

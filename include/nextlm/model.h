@@ -21,9 +21,11 @@ struct ModelImpl;
 struct ModelParams {
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N" (builds with the CUDA backend)
   // Several devices (overrides `device`): "cuda:0,cuda:1", "cpu:0,cpu:1" (virtual
-  // CPU devices); layers are split over them by `tensor_split` ratios ("1,1";
-  // empty: by memory, else equally). split "tensor" and cpu_moe > 0 are planned
-  // (see Model::estimate_memory / `nextlm plan`) but not implemented yet.
+  // CPU devices), divided by `tensor_split` ratios ("1,1"; empty: by memory,
+  // else equally). split "layer": contiguous layers per device; "tensor": every
+  // layer on every device, heads and experts divided, one all-reduce per block
+  // (docs/splitting.md). cpu_moe N: the routed experts of the first N layers
+  // stay in host memory and run on the CPU.
   std::string devices;
   std::string split = "layer";
   std::string tensor_split;
@@ -71,6 +73,8 @@ class Model {
   std::vector<int32_t> tokenize(std::string_view text, bool parse_special = false) const;
   std::string detokenize(const std::vector<int32_t>& ids, bool render_special = false) const;
   std::string token_text(int32_t id) const;
+  // Control and user-defined tokens (<|im_start|>, <tool_call>, <think>...).
+  bool is_special_token(int32_t id) const;
   int32_t eos_token() const;
   bool is_end_of_generation(int32_t id) const;  // eos, <|im_end|>, <|endoftext|>
 

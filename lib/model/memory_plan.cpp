@@ -21,13 +21,28 @@ int layer_of(const std::string& name) {
 }
 
 bool is_routed_expert(const std::string& name) { return name.find("_exps.") != std::string::npos; }
-// Tensors a tensor split divides among devices (the rest is replicated).
-bool is_divisible(const std::string& name) {
-  for (const char* s : {"attn_q.", "attn_k.", "attn_v.", "attn_output.", "attn_qkv.", "attn_gate.", "ssm_in.",
-                        "ssm_out.", "ssm_ba.", "_exps.", "_shexp.weight", "output.weight"}) {
-    if (name.find(s) != std::string::npos && name.find("gate_inp") == std::string::npos) return true;
+bool has(const std::string& name, const char* part) { return name.find(part) != std::string::npos; }
+
+// The bytes of a tensor that a device with `slice` holds under a tensor
+// split, by the same cuts as Qwen3NextWeights::load: attention tensors by
+// KV-head groups, DeltaNet tensors by k-head groups (each with its value
+// heads), experts whole, shared-expert rows, LM-head vocabulary rows; the rest
+// (norms, routers) replicated.
+uint64_t tensor_split_bytes(const std::string& name, uint64_t bytes, const Qwen3NextConfig& c, const TensorSlice& s) {
+  auto part = [&](int64_t num, int64_t den) { return den > 0 ? bytes / static_cast<uint64_t>(den) * num : 0; };
+  if (is_routed_expert(name)) return part(s.experts.size(), c.n_expert);
+  if (has(name, "_shexp.weight")) {
+    if (has(name, "gate_inp")) return s.shexp.size() > 0 ? bytes : 0;
+    return part(s.shexp.size(), c.n_ff_shexp);
   }
-  return false;
+  for (const char* t : {"attn_q.", "attn_k.", "attn_v.", "attn_output."}) {
+    if (has(name, t)) return part(s.kv_heads.size(), c.n_head_kv);
+  }
+  for (const char* t : {"attn_qkv.", "attn_gate.", "ssm_in.", "ssm_ba.", "ssm_conv1d.", "ssm_dt.", "ssm_a", "ssm_out."}) {
+    if (has(name, t)) return part(s.k_heads.size(), c.ssm_n_group);
+  }
+  if (name == "output.weight") return part(s.vocab.size(), c.n_vocab);
+  return bytes;
 }
 
 // Activations of one ubatch plus, on GPUs, the dequantization tile of the
@@ -62,8 +77,14 @@ std::string MemoryPlan::table() const {
     const std::string free = !d.device.memory_bytes   ? "-"
                              : d.fits()               ? format_bytes(d.device.memory_bytes - d.total())
                                                       : fmt::format("-{}", format_bytes(d.total() - d.device.memory_bytes));
-    const std::string layers = d.first_layer < 0 ? (topology.split == runtime::SplitMode::kTensor ? "all (shared)" : "-")
-                                                 : fmt::format("{}-{}", d.first_layer, d.last_layer);
+    std::string layers = d.first_layer < 0 ? "-" : fmt::format("{}-{}", d.first_layer, d.last_layer);
+    const size_t i = static_cast<size_t>(&d - devices.data());
+    if (i < slices.size()) {
+      const TensorSlice& s = slices[i];
+      auto r = [](Range x) { return x.size() ? fmt::format("{}-{}", x.begin, x.end - 1) : std::string("none"); };
+      layers = fmt::format("all: kv heads {}, k-heads {}, experts {}, shexp rows {}, vocab {}", r(s.kv_heads),
+                           r(s.k_heads), r(s.experts), r(s.shexp), r(s.vocab));
+    }
     out += fmt::format("{:<8} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}  {}\n", d.device.name(), mem,
                        format_bytes(d.weights), format_bytes(d.kv_cache), format_bytes(d.recurrent),
                        format_bytes(d.workspace), format_bytes(d.total()), free, layers);
@@ -74,6 +95,7 @@ std::string MemoryPlan::table() const {
   }
   out += fmt::format("model tensors {} ({:.2f} GB), KV cache {} ({:.2f} GB)\n", format_bytes(model_bytes),
                      model_bytes / 1e9, format_bytes(kv_cache_bytes), kv_cache_bytes / 1e9);
+  if (!native_refusal.empty()) out += "quantized (native) load refused: " + native_refusal + "\n";
   out += fits() ? "fits\n" : fmt::format("does not fit: {} more needed on the fullest device\n", format_bytes(shortfall()));
   return out;
 }
@@ -96,8 +118,8 @@ MemoryPlan plan_memory(const gguf::GgufFile& file, const Qwen3NextConfig& c, con
   const uint64_t rec_layer = static_cast<uint64_t>(req.n_sequences) * 4 *
                              (static_cast<uint64_t>(c.conv_kernel - 1) * c.conv_dim() +
                               static_cast<uint64_t>(c.ssm_dt_rank) * c.ssm_d_state * c.ssm_d_state);
-  std::vector<uint64_t> layer_w(c.n_layer, 0), layer_div(c.n_layer, 0);
-  uint64_t global_first = 0, global_last = 0, global_div = 0;
+  std::vector<uint64_t> layer_w(c.n_layer, 0);
+  uint64_t global_first = 0, global_last = 0;
   for (const auto& t : file.tensors()) {
     plan.model_bytes += t.n_bytes;
     const int l = layer_of(t.name);
@@ -106,20 +128,20 @@ MemoryPlan plan_memory(const gguf::GgufFile& file, const Qwen3NextConfig& c, con
       plan.cpu_expert_bytes += t.n_bytes;
       continue;
     }
+    // The CPU experts route for themselves: a copy of the router goes with them.
+    if (l >= 0 && l < topo.cpu_moe_layers && t.name == fmt::format("blk.{}.ffn_gate_inp.weight", l)) {
+      plan.cpu_expert_bytes += t.n_bytes;
+    }
     if (l >= 0) {
       layer_w[l] += t.n_bytes;
-      if (is_divisible(t.name)) layer_div[l] += t.n_bytes;
     } else if (t.name == "token_embd.weight") {
       global_first += t.n_bytes;
     } else {
       global_last += t.n_bytes;
-      if (is_divisible(t.name)) global_div += t.n_bytes;
     }
   }
-  uint64_t rec_total = 0;
   for (int64_t l = 0; l < c.n_layer; ++l) {
-    if (c.recurrent[l]) rec_total += rec_layer;
-    else plan.kv_cache_bytes += kv_layer;
+    if (!c.recurrent[l]) plan.kv_cache_bytes += kv_layer;
   }
 
   if (topo.split == runtime::SplitMode::kLayer) {
@@ -147,18 +169,52 @@ MemoryPlan plan_memory(const gguf::GgufFile& file, const Qwen3NextConfig& c, con
     }
     plan.devices.front().weights += global_first;
     plan.devices.back().weights += global_last;
+    // A tied LM head on another device than the embedding is a second copy there.
+    if (nd > 1 && !file.find_tensor("output.weight")) plan.devices.back().weights += global_first;
   } else {
-    // Heads and expert sets divided by the shares, the rest replicated.
+    // Each device's slice of every tensor, KV cache and recurrent state, cut as the loader cuts them.
+    const gguf::TensorInfo* down = file.find_tensor("blk.0.ffn_down_shexp.weight");
+    const int64_t unit = down ? quant::type_info(down->type).block_size : 1;
+    std::vector<std::string> names;
+    for (const auto& d : topo.devices) names.push_back(d.name());
+    plan.slices = plan_tensor_split(c, share, unit, names);
+    const bool tied = file.find_tensor("output.weight") == nullptr;
+    // The output projections are cut by input columns: in native mode only between blocks.
+    const int64_t grp = c.n_head_kv ? c.n_head / c.n_head_kv : 0, r = c.ssm_n_group ? c.ssm_dt_rank / c.ssm_n_group : 0;
+    for (const auto& t : file.tensors()) {
+      const bool attn = has(t.name, "attn_output."), delta = has(t.name, "ssm_out.");
+      if (!(attn || delta) || !plan.native_refusal.empty()) continue;
+      const int64_t group_cols = attn ? grp * c.head_dim : r * c.ssm_d_state;
+      const int64_t block = quant::type_info(t.type).block_size;
+      for (const TensorSlice& s : plan.slices) {
+        const Range heads = attn ? s.kv_heads : s.k_heads;
+        if ((heads.begin * group_cols) % block || (heads.end * group_cols) % block) {
+          plan.native_refusal = fmt::format(
+              "tensor split: {} is {} ({}-element blocks) and would be cut at columns [{}, {}), inside a block; use "
+              "--split layer (or --exact, which computes on f32 copies)",
+              t.name, quant::type_info(t.type).name, block, heads.begin * group_cols, heads.end * group_cols);
+          break;
+        }
+      }
+    }
     for (size_t d = 0; d < nd; ++d) {
       DeviceUsage& u = plan.devices[d];
-      for (int64_t l = 0; l < c.n_layer; ++l) {
-        u.weights += (layer_w[l] - layer_div[l]) + static_cast<uint64_t>(share[d] * layer_div[l]);
+      const TensorSlice& s = plan.slices[d];
+      for (const auto& t : file.tensors()) {
+        const int l = layer_of(t.name);
+        if (l >= 0 && l < topo.cpu_moe_layers && is_routed_expert(t.name)) continue;
+        if (t.name == "token_embd.weight") {
+          if (d == 0) u.weights += t.n_bytes;
+          if (tied && nd > 1) u.weights += t.n_bytes / static_cast<uint64_t>(c.n_vocab) * s.vocab.size();
+          continue;
+        }
+        u.weights += tensor_split_bytes(t.name, t.n_bytes, c, s);
       }
-      u.weights += (global_last - global_div) + static_cast<uint64_t>(share[d] * global_div);
-      u.kv_cache = static_cast<uint64_t>(share[d] * plan.kv_cache_bytes);
-      u.recurrent = static_cast<uint64_t>(share[d] * rec_total);
+      for (int64_t l = 0; l < c.n_layer; ++l) {
+        if (c.recurrent[l]) u.recurrent += rec_layer / static_cast<uint64_t>(c.ssm_n_group) * s.k_heads.size();
+        else u.kv_cache += kv_layer / static_cast<uint64_t>(c.n_head_kv) * s.kv_heads.size();
+      }
     }
-    plan.devices.front().weights += global_first;
   }
   for (DeviceUsage& u : plan.devices) u.workspace = workspace_bytes(c, u.device.kind, req.n_batch);
   return plan;

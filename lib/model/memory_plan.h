@@ -11,6 +11,7 @@
 
 #include "gguf/gguf_reader.h"
 #include "model/qwen3next_config.h"
+#include "model/tensor_split.h"
 #include "quant/types.h"
 #include "runtime/topology.h"
 
@@ -27,7 +28,11 @@ struct DeviceUsage {
 struct MemoryPlan {
   runtime::Topology topology;
   std::vector<DeviceUsage> devices;
-  uint64_t cpu_expert_bytes = 0;  // --cpu-moe: routed experts kept in host memory
+  std::vector<TensorSlice> slices;  // tensor split: what each device holds (load_placed uses these)
+  uint64_t cpu_expert_bytes = 0;  // --cpu-moe: routed experts (and their routers) kept in host memory
+  // Tensor split: why the native (quantized) mode cannot cut these weights
+  // (an output projection cut inside a quantization block); empty when it can.
+  std::string native_refusal;
   uint64_t model_bytes = 0;       // all tensor data in the file
   uint64_t kv_cache_bytes = 0;    // all devices together
   bool fits() const;
@@ -42,6 +47,8 @@ struct PlanRequest {
   int n_sequences = 1;
 };
 
+// Throws kInvalidArgument for a tensor split that cannot be made (a device
+// would get no heads or no experts).
 MemoryPlan plan_memory(const gguf::GgufFile& file, const Qwen3NextConfig& config, const runtime::Topology& topology,
                        const PlanRequest& request);
 

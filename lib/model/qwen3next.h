@@ -1,7 +1,10 @@
 // The Qwen3-Next forward pass, written once against runtime::Backend. A
 // forward call takes new tokens of one or more sequences: the projections and
 // MoE run over all tokens together (one pass over the weights), the conv,
-// delta rule and attention run per sequence on its own state.
+// delta rule and attention run per sequence on its own state. Over several
+// devices the same code runs per shard (ModelLayout): layers on different
+// devices, or every device holding a slice of every layer (tensor split,
+// partial outputs summed by a collective); docs/architecture.md.
 #pragma once
 
 #include <functional>
@@ -13,7 +16,9 @@
 #include "model/qwen3next_config.h"
 #include "model/qwen3next_state.h"
 #include "model/qwen3next_weights.h"
+#include "model/tensor_split.h"
 #include "runtime/backend.h"
+#include "runtime/collectives.h"
 
 namespace nextlm::model {
 
@@ -22,6 +27,19 @@ struct SequenceInput {
   std::span<const int32_t> tokens;
   // Indices into `tokens` whose logits are wanted (ascending), e.g. {n - 1}.
   std::span<const int64_t> logit_rows;
+};
+
+// Where a model's parts run (model/placement.h fills it from a topology).
+struct ModelLayout {
+  std::vector<runtime::Backend*> backends;  // the devices
+  std::vector<int> layer_device;            // layer split: each layer's device (empty: all on the first)
+  // Tensor split: every layer on every device, each holding its slice; the
+  // blocks' partial outputs are summed through `comm` (ranks = backends).
+  std::vector<TensorSlice> slices;
+  runtime::Communicator* comm = nullptr;
+  // --cpu-moe: the routed experts of layers [0, cpu_moe_layers) live and run here.
+  runtime::Backend* expert_backend = nullptr;
+  int cpu_moe_layers = 0;
 };
 
 class Qwen3NextModel {
@@ -33,10 +51,15 @@ class Qwen3NextModel {
   // handed from device to device between layers.
   Qwen3NextModel(const gguf::GgufFile& file, std::vector<runtime::Backend*> backends, std::vector<int> layer_device,
                  runtime::ComputeMode mode, const std::function<bool(float)>& progress = {});
+  // Any layout: layer split, tensor split, CPU experts.
+  Qwen3NextModel(const gguf::GgufFile& file, ModelLayout layout, runtime::ComputeMode mode,
+                 const std::function<bool(float)>& progress = {});
 
   const Qwen3NextConfig& config() const { return config_; }
-  runtime::Backend& backend() { return *backends_.front(); }
-  const std::vector<int>& layer_device() const { return layer_device_; }
+  runtime::Backend& backend() { return *layout_.backends.front(); }
+  // The first shard's device of each layer (a tensor split: all 0).
+  const std::vector<int>& layer_device() const { return shards_.front().layer_device; }
+  const ModelLayout& layout() const { return layout_; }
 
   std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx, CacheTypes types) const;
 
@@ -48,15 +71,23 @@ class Qwen3NextModel {
  private:
   struct Scratch;
   struct Buffers;
-  void deltanet_layer(int64_t il, std::span<const SequenceInput> inputs, Scratch& s, Buffers& b, bool prefer_chunked);
-  void attention_layer(int64_t il, std::span<const SequenceInput> inputs, Scratch& s, Buffers& b);
-  runtime::Backend& dev(int64_t layer) const { return *backends_[layer_device_[layer]]; }
+  // The weights of one device's part under a tensor split; the whole model
+  // (over one or more devices by layer) otherwise.
+  struct Shard {
+    std::vector<int> layer_device;
+    std::vector<runtime::Backend*> layer_backends;
+    TensorSlice slice;
+    Qwen3NextWeights weights;
+  };
+  void deltanet_layer(int64_t il, const Shard& sh, int index, std::span<const SequenceInput> inputs, Scratch& s,
+                      Buffers& b, bool prefer_chunked);
+  void attention_layer(int64_t il, const Shard& sh, int index, std::span<const SequenceInput> inputs, Scratch& s,
+                       Buffers& b);
 
-  std::vector<runtime::Backend*> backends_;
-  std::vector<int> layer_device_;
-  std::vector<runtime::Backend*> layer_backends_;  // backends_[layer_device_[l]]
+  ModelLayout layout_;
   Qwen3NextConfig config_;
-  Qwen3NextWeights weights_;
+  std::vector<Shard> shards_;
+  std::vector<runtime::MoeWeights> cpu_experts_;  // --cpu-moe, on layout_.expert_backend
 };
 
 }  // namespace nextlm::model

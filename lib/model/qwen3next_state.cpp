@@ -9,11 +9,23 @@
 
 namespace nextlm::model {
 
+namespace {
+std::vector<StateShard> one_shard(const Qwen3NextConfig& c, std::span<runtime::Backend* const> layer_backends) {
+  return {StateShard{{layer_backends.begin(), layer_backends.end()}, c.n_head_kv, c.ssm_n_group, c.ssm_dt_rank}};
+}
+}  // namespace
+
 SequenceState::SequenceState(const Qwen3NextConfig& c, std::span<runtime::Backend* const> layer_backends,
                              int64_t n_ctx, CacheTypes types)
-    : types_(types), n_ctx_(n_ctx) {
-  if (static_cast<int64_t>(layer_backends.size()) != c.n_layer) {
-    throw Error(ErrorCode::kInternal, "sequence state: one backend per layer expected");
+    : SequenceState(c, one_shard(c, layer_backends), n_ctx, types) {}
+
+SequenceState::SequenceState(const Qwen3NextConfig& c, std::span<const StateShard> shards, int64_t n_ctx,
+                             CacheTypes types)
+    : n_layer_(c.n_layer), types_(types), n_ctx_(n_ctx) {
+  for (const StateShard& s : shards) {
+    if (static_cast<int64_t>(s.layer_backends.size()) != c.n_layer) {
+      throw Error(ErrorCode::kInternal, "sequence state: one backend per layer expected");
+    }
   }
   for (quant::Type t : {types.k, types.v}) {
     const quant::TypeInfo& ti = quant::type_info(t);
@@ -26,17 +38,28 @@ SequenceState::SequenceState(const Qwen3NextConfig& c, std::span<runtime::Backen
   if (n_ctx <= 0) throw Error(ErrorCode::kInvalidArgument, "context size must be positive");
   k_row_bytes_ = quant::row_bytes(types.k, c.head_dim);
   v_row_bytes_ = quant::row_bytes(types.v, c.head_dim);
-  layers_.resize(c.n_layer);
-  for (int64_t i = 0; i < c.n_layer; ++i) {
-    Layer& l = layers_[i];
-    l.backend = layer_backends[i];
-    runtime::Backend& b = *l.backend;
-    if (c.recurrent[i]) {
-      l.conv = b.alloc((c.conv_kernel - 1) * c.conv_dim() * sizeof(float));
-      l.delta = b.alloc(int64_t{c.ssm_dt_rank} * c.ssm_d_state * c.ssm_d_state * sizeof(float));
-    } else {
-      l.k = b.alloc(n_ctx * c.n_head_kv * k_row_bytes_);
-      l.v = b.alloc(n_ctx * c.n_head_kv * v_row_bytes_);
+  if (shards.size() > 1) {
+    split_tag_ = {0x4c505354u, static_cast<uint32_t>(shards.size())};  // "TSPL"
+    for (const StateShard& sh : shards) {
+      split_tag_.push_back(static_cast<uint32_t>(sh.n_head_kv));
+      split_tag_.push_back(static_cast<uint32_t>(sh.n_k_heads));
+    }
+  }
+  layers_.resize(shards.size() * c.n_layer);
+  for (size_t s = 0; s < shards.size(); ++s) {
+    const StateShard& sh = shards[s];
+    const int64_t conv_dim = (2 * int64_t{sh.n_k_heads} + sh.n_v_heads) * c.ssm_d_state;
+    for (int64_t i = 0; i < c.n_layer; ++i) {
+      Layer& l = layers_[s * c.n_layer + i];
+      l.backend = sh.layer_backends[i];
+      runtime::Backend& b = *l.backend;
+      if (c.recurrent[i]) {
+        l.conv = b.alloc((c.conv_kernel - 1) * conv_dim * sizeof(float));
+        l.delta = b.alloc(int64_t{sh.n_v_heads} * c.ssm_d_state * c.ssm_d_state * sizeof(float));
+      } else {
+        l.k = b.alloc(n_ctx * sh.n_head_kv * k_row_bytes_);
+        l.v = b.alloc(n_ctx * sh.n_head_kv * v_row_bytes_);
+      }
     }
   }
 }
@@ -115,6 +138,7 @@ void put_bytes(std::vector<uint8_t>& out, const void* p, size_t n) {
 
 void SequenceState::save(std::vector<uint8_t>& out) const {
   put_bytes(out, &n_past_, sizeof n_past_);
+  put_bytes(out, split_tag_.data(), split_tag_.size() * sizeof(uint32_t));
   std::vector<uint8_t> tmp;
   for (const Layer& l : layers_) {
     auto dump = [&](const std::unique_ptr<runtime::Buffer>& buf, size_t n) {
@@ -144,6 +168,10 @@ void SequenceState::load(const uint8_t* data, size_t size) {
   int64_t n_past;
   std::memcpy(&n_past, take(sizeof n_past), sizeof n_past);
   if (n_past < 0 || n_past > n_ctx_) throw Error(ErrorCode::kCorruptFile, "session state: position out of range");
+  const size_t tag_bytes = split_tag_.size() * sizeof(uint32_t);
+  if (tag_bytes && std::memcmp(take(tag_bytes), split_tag_.data(), tag_bytes) != 0) {
+    throw Error(ErrorCode::kInvalidArgument, "session state: saved with another placement (tensor split) of the model");
+  }
   for (Layer& l : layers_) {
     runtime::Backend& b = *l.backend;
     if (l.k) {
@@ -160,8 +188,8 @@ void SequenceState::load(const uint8_t* data, size_t size) {
   n_past_ = n_past;
 }
 
-runtime::KvLayerView SequenceState::kv(int64_t layer) {
-  Layer& l = layers_[layer];
+runtime::KvLayerView SequenceState::kv(int64_t layer, int shard) {
+  Layer& l = layers_[shard * n_layer_ + layer];
   runtime::KvLayerView v;
   v.k = l.k->data();
   v.v = l.v->data();

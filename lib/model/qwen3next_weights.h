@@ -13,6 +13,7 @@
 
 #include "gguf/gguf_reader.h"
 #include "model/qwen3next_config.h"
+#include "model/tensor_split.h"
 #include "runtime/backend.h"
 
 namespace nextlm::model {
@@ -33,6 +34,15 @@ struct LayerWeights {
   runtime::MoeWeights moe;
 };
 
+// Which weights one set holds: the layers' backends, and for a tensor split
+// the device's part of every layer.
+struct ShardSpec {
+  std::span<runtime::Backend* const> layer_backends;  // one per layer
+  const TensorSlice* slice = nullptr;                  // null: whole tensors
+  bool embedding = true;                               // holds token_embd (a tensor split: the first device)
+  int cpu_moe_layers = 0;  // routed experts of layers [0, N) are loaded elsewhere (load_experts)
+};
+
 struct Qwen3NextWeights {
   runtime::Weight token_embd, output;
   const float* output_norm = nullptr;
@@ -43,9 +53,14 @@ struct Qwen3NextWeights {
   // the load with nextlm::Error(kCancelled).
   // layer_backends[l] receives layer l's weights; the embedding goes with
   // layer 0, the output norm and LM head with the last layer.
-  static Qwen3NextWeights load(const gguf::GgufFile& f, const Qwen3NextConfig& c,
-                               std::span<runtime::Backend* const> layer_backends, runtime::ComputeMode mode,
-                               const std::function<bool(float)>& progress = {});
+  // For a tensor split, the slice selects the device's heads, experts, shared-expert
+  // rows and vocabulary rows (quantized matrices are cut between blocks only).
+  static Qwen3NextWeights load(const gguf::GgufFile& f, const Qwen3NextConfig& c, const ShardSpec& shard,
+                               runtime::ComputeMode mode, const std::function<bool(float)>& progress = {});
+  // --cpu-moe: the router and routed experts of layers [0, n) on `backend`, no
+  // shared expert (that stays with the layer).
+  static std::vector<runtime::MoeWeights> load_experts(const gguf::GgufFile& f, const Qwen3NextConfig& c,
+                                                       runtime::Backend& backend, int n, runtime::ComputeMode mode);
 
  private:
   std::deque<std::vector<uint8_t>> regrouped_;  // host copies of regrouped legacy rows

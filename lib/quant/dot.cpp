@@ -9,21 +9,11 @@
 namespace nextlm::quant {
 
 void quantize_act_q8(const float* x, int64_t n, int8_t* q, float* d, float* s) {
-  for (int64_t b = 0; b < n / 32; ++b) {
-    const float* xb = x + 32 * b;
-    float amax = 0.0f;
-    for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(xb[i]));
-    const float db = amax / 127.0f;
-    const float id = db > 0.0f ? 1.0f / db : 0.0f;
-    int sum = 0;
-    for (int i = 0; i < 32; ++i) {
-      const int v = static_cast<int>(std::nearbyint(xb[i] * id));
-      q[32 * b + i] = static_cast<int8_t>(v);
-      sum += v;
-    }
-    d[b] = db;
-    s[b] = db * static_cast<float>(sum);
-  }
+  static const QuantizeFn fn = [] {
+    QuantizeFn f = dot_kernels(Type::Q8_0, active_isa()).quantize;
+    return f ? f : dot_kernels(Type::Q8_0, Isa::kScalar).quantize;
+  }();
+  fn(x, n, q, d, s);
 }
 
 void expand_act_scales(const float* dx, int64_t n, float* dxe) {

@@ -42,7 +42,10 @@ using Dot4Fn = void (*)(const int8_t* q, const float* ws, const float* m, const 
 // dxe[8 * j + l] = dx[j] for l < 8, j < n / 32.
 void expand_act_scales(const float* dx, int64_t n, float* dxe);
 
+using QuantizeFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s);
+
 struct DotKernels {
+  QuantizeFn quantize = nullptr;  // quantize_act_q8 for this ISA (the same bytes on every ISA)
   UnpackFn unpack = nullptr;  // nullptr: no integer kernel for this type
   DotFn dot = nullptr;
   VecDotFn vec_dot = nullptr;

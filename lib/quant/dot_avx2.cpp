@@ -1,5 +1,6 @@
 // AVX2 integer dot kernels (see dot.h, dot_kernels.inc): compiled for
 // AVX2/FMA by target pragma, only called where cpu_features() reports AVX2.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -1,6 +1,7 @@
 // AVX-512 (VNNI) integer dot kernels (see dot.h, dot_kernels.inc): compiled
 // by target pragma, only called where cpu_features() reports AVX-512 VNNI
 // with the ZMM state enabled by the OS. Never AMX.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

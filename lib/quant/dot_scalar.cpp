@@ -1,4 +1,5 @@
 // Portable integer dot kernels (see dot.h, dot_kernels.inc).
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -41,9 +41,16 @@ class Buffer {
   float* f32() { return static_cast<float*>(data()); }
 };
 
+// The routed experts may be a subset (a tensor split or --cpu-moe divides
+// them): routing is over all n_expert, but only experts [expert_first,
+// expert_first + local_experts()) are computed here, expert e being matrix
+// e - expert_first of the stacks; the others contribute nothing.
 struct MoeWeights {
   const float* router = nullptr;  // [n_expert][n_embd] f32 (ffn_gate_inp)
   Weight gate_exps, up_exps, down_exps;
+  int expert_first = 0;
+  int expert_count = -1;  // -1: all n_expert
+  int local_experts() const { return expert_count < 0 ? n_expert : expert_count; }
   const float* shared_gate_inp = nullptr;  // [n_embd] f32, may be null (no shared-expert gate)
   Weight gate_shexp, up_shexp, down_shexp;  // rows == 0 when there is no shared expert
   int n_expert = 0;

@@ -119,6 +119,9 @@ std::string apply_chat_template(const Model& model, const std::string& messages_
 
 struct ChatGeneration::Impl {
   ChatOptions options;
+  const chat::ChatTemplate* tmpl = nullptr;
+  chat::ChatRequest req;
+  std::string prompt;
   std::vector<int32_t> tokens;
   std::vector<int64_t> boundaries;
   std::unique_ptr<chat::ToolCallParser> parser;
@@ -142,28 +145,27 @@ ChatGeneration::ChatGeneration(const Model& model, const std::string& messages_j
   Impl& c = *impl_;
   c.options = options;
   auto& m = const_cast<detail::ModelImpl&>(model.impl());
-  const chat::ChatTemplate& tmpl = model_template(m, options.template_name);
-  const chat::ChatRequest req = make_request(messages_json, options.tools_json, true, options.template_vars_json);
-  const ChatPrompt rendered = to_prompt(tmpl.render_tracked(req));
-  const std::string& prompt = rendered.text;
-
+  c.tmpl = &model_template(m, options.template_name);
+  c.req = make_request(messages_json, options.tools_json, true, options.template_vars_json);
+  const ChatPrompt rendered = to_prompt(c.tmpl->render_tracked(c.req));
+  c.prompt = rendered.text;
   // The conversation without the generation prompt ends a turn: keep a checkpoint there.
-  chat::ChatRequest closed = req;
+  chat::ChatRequest closed = c.req;
   closed.add_generation_prompt = false;
-  const ChatPrompt history = to_prompt(tmpl.render_tracked(closed));
+  const ChatPrompt history = to_prompt(c.tmpl->render_tracked(closed));
   const bool raw = options.parse_special_in_input;
-  if (prompt.compare(0, history.text.size(), history.text) == 0) {
+  if (c.prompt.compare(0, history.text.size(), history.text) == 0) {
     c.boundaries.push_back(static_cast<int64_t>(tokenize_chat_prompt(model, history, raw).size()));
   }
   c.tokens = tokenize_chat_prompt(model, rendered, raw);
 
   chat::ToolParserOptions po;
-  po.format = options.tool_call_format == "auto" ? tmpl.tool_call_format()
+  po.format = options.tool_call_format == "auto" ? c.tmpl->tool_call_format()
                                                  : chat::parse_tool_call_format(options.tool_call_format);
-  if (req.tools) po.tools = *req.tools;
-  const size_t last_nonspace = prompt.find_last_not_of(" \n");
+  if (c.req.tools) po.tools = *c.req.tools;
+  const size_t last_nonspace = c.prompt.find_last_not_of(" \n");
   po.reasoning_open = last_nonspace != std::string::npos && last_nonspace >= 6 &&
-                      prompt.compare(last_nonspace - 6, 7, "<think>") == 0;
+                      c.prompt.compare(last_nonspace - 6, 7, "<think>") == 0;
   c.parser = std::make_unique<chat::ToolCallParser>(po);
 }
 

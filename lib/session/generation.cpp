@@ -23,8 +23,8 @@ struct GenerationImpl {
         d(impl),
         opts(o),
         // Embedding rows past the tokenizer's vocabulary (padding) are not tokens: never sample them.
-        sampler(o.sampling, static_cast<int32_t>(std::min<int64_t>(impl.m.model->config().n_vocab,
-                                                                    impl.m.tokenizer->n_vocab()))),
+        sampler(o.sampling,
+                static_cast<int32_t>(std::min<int64_t>(impl.m.model->config().n_vocab, impl.m.tokenizer->n_vocab()))),
         stream(*impl.m.tokenizer, o.stop),
         t0(std::chrono::steady_clock::now()) {}
 

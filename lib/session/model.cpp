@@ -56,6 +56,8 @@ std::shared_ptr<Model> Model::load(const std::string& path, const ModelParams& p
                          params.exact ? runtime::ComputeMode::kExact : runtime::ComputeMode::kNative, sizing,
                          params.progress);
   impl->backends = std::move(placed.backends);
+  impl->expert_backend = std::move(placed.expert_backend);
+  impl->comm = std::move(placed.comm);
   impl->model = std::move(placed.model);
   if (impl->model->config().n_vocab < impl->tokenizer->n_vocab()) {
     throw Error(ErrorCode::kCorruptFile, fmt::format("{}: the tokenizer has {} tokens but the embedding only {}", path,
@@ -125,6 +127,11 @@ std::string Model::detokenize(const std::vector<int32_t>& ids, bool render_speci
 
 std::string Model::token_text(int32_t id) const { return std::string(impl_->tokenizer->token_text(id)); }
 int32_t Model::eos_token() const { return impl_->tokenizer->eos_id(); }
+bool Model::is_special_token(int32_t id) const {
+  const tokenizer::Tokenizer& t = *impl_->tokenizer;
+  if (id < 0 || id >= t.n_vocab()) return false;
+  return t.token_type(id) == tokenizer::TokenType::kControl || t.token_type(id) == tokenizer::TokenType::kUserDefined;
+}
 bool Model::is_end_of_generation(int32_t id) const {
   return std::binary_search(impl_->end_of_generation.begin(), impl_->end_of_generation.end(), id);
 }

@@ -12,6 +12,7 @@
 #include "gguf/gguf_reader.h"
 #include "model/qwen3next.h"
 #include "runtime/backend.h"
+#include "runtime/collectives.h"
 #include "tokenizer/tokenizer.h"
 
 namespace nextlm::chat {
@@ -24,7 +25,9 @@ struct ModelImpl {
   std::string path;
   std::unique_ptr<gguf::GgufFile> file;
   std::vector<std::unique_ptr<runtime::Backend>> backends;  // one per device
-  std::unique_ptr<model::Qwen3NextModel> model;
+  std::unique_ptr<runtime::Backend> expert_backend;         // --cpu-moe
+  std::unique_ptr<runtime::Communicator> comm;              // tensor split
+  std::unique_ptr<model::Qwen3NextModel> model;             // after what it uses: destroyed first
   std::optional<tokenizer::Tokenizer> tokenizer;
   std::vector<int32_t> end_of_generation;  // sorted
   uint64_t fingerprint = 0;                // identifies the weights in saved session states

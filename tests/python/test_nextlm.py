@@ -130,3 +130,33 @@ def test_message_text_cannot_forge_control_tokens(model):
     r = session.chat(evil, max_tokens=1, parse_special_in_input=True, stream=False)
     assert r["usage"]["prompt_tokens"] == len(raw)
     assert session.tokens[:len(raw)] == raw
+
+
+def test_split_placements_generate_the_same_tokens():
+    def greedy(m):
+        s = nextlm.Session(m, n_ctx=256)
+        s.set_prompt(m.tokenize("The capital of"))
+        return s.generate({"max_tokens": 8, "temperature": 0, "ignore_eos": True})["tokens"]
+
+    want = greedy(nextlm.Model(MODEL, n_threads=2, exact=True))
+    for kw in ({"devices": "cpu:0,cpu:1", "split": "tensor", "tensor_split": "2,3"},
+               {"devices": "cpu:0,cpu:1", "cpu_moe": 3}, {"cpu_moe": 8}):
+        assert greedy(nextlm.Model(MODEL, n_threads=2, exact=True, **kw)) == want, kw
+    with pytest.raises(nextlm.Error, match="3 devices but only 2"):
+        nextlm.Model(MODEL, devices="cpu:0,cpu:1,cpu:2", split="tensor")
+    with pytest.raises(nextlm.Error, match="bad split ratio"):
+        nextlm.Model(MODEL, devices="cpu:0,cpu:1", split="tensor", tensor_split="1,x")
+
+
+def test_state_of_a_tensor_split_loads_only_into_the_same_split():
+    split = nextlm.Model(MODEL, n_threads=2, exact=True, devices="cpu:0,cpu:1", split="tensor")
+    a = nextlm.Session(split, n_ctx=64)
+    a.set_prompt(split.tokenize("The capital of"))
+    state = a.save_state()
+    first = a.generate({"max_tokens": 4, "temperature": 0, "ignore_eos": True})["tokens"]
+    b = nextlm.Session(split, n_ctx=64)
+    b.load_state(state)
+    assert b.generate({"max_tokens": 4, "temperature": 0, "ignore_eos": True})["tokens"] == first
+    whole = nextlm.Session(nextlm.Model(MODEL, n_threads=2, exact=True), n_ctx=64)
+    with pytest.raises(nextlm.Error):
+        whole.load_state(state)

@@ -54,6 +54,11 @@ class CpuBackend final : public Backend {
   ThreadPool& pool() { return pool_; }
 
  private:
+  // The MoE block for one or two tokens in two parallel jobs (cpu_moe.cpp);
+  // false when the weights' types have no fused dot kernels.
+  bool moe_decode(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, const int* chosen,
+                  const float* weight, float* y);
+
   ThreadPool pool_;
   std::deque<std::vector<float>> owned_;  // exact-mode weights, legacy reorders, vectors
 };

@@ -1,0 +1,213 @@
+// The MoE block on the CPU: router, top-k, the chosen experts' SwiGLU FFNs
+// (grouped by expert, so each expert's weights are read once per batch) and
+// the shared expert.
+//
+// Decode (one or two tokens) takes a fused path: the gate and up rows of every
+// chosen expert and of the shared expert are one parallel job, the down rows a
+// second, instead of three jobs per expert; it uses the same dot kernels in
+// the same order, so its results are bit-identical to the general path.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "quant/dot.h"
+#include "runtime/cpu/cpu_backend.h"
+
+namespace nextlm::runtime {
+
+namespace {
+
+// Softmax over the router logits, top-k (ties go to the lower expert index,
+// as a stable descending sort gives), weights renormalised over the k chosen.
+void route(const float* logits, int n_expert, int k, int* chosen, float* weights) {
+  std::vector<float> p(logits, logits + n_expert);
+  const float mx = *std::max_element(p.begin(), p.end());
+  float sum = 0.0f;
+  for (float& v : p) sum += (v = std::exp(v - mx));
+  for (float& v : p) v /= sum;
+  std::vector<int> idx(n_expert);
+  std::iota(idx.begin(), idx.end(), 0);
+  std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return p[a] > p[b]; });
+  float wsum = 0.0f;
+  for (int j = 0; j < k; ++j) wsum += p[idx[j]];
+  for (int j = 0; j < k; ++j) {
+    chosen[j] = idx[j];
+    weights[j] = p[idx[j]] / wsum;
+  }
+}
+
+// q8 activations of one row (quant/dot.h).
+struct QRow {
+  std::vector<int8_t> q;
+  std::vector<float> d, s;
+  void set(const float* x, int64_t n) {
+    q.resize(static_cast<size_t>(n));
+    d.resize(static_cast<size_t>(n / 32));
+    s.resize(d.size());
+    quant::quantize_act_q8(x, n, q.data(), d.data(), s.data());
+  }
+};
+
+// Rows of one matrix times one activation row: out[r] for r < w.rows.
+struct Segment {
+  const Weight* w;
+  int64_t mat;
+  const QRow* act;
+  float* out;
+};
+
+bool has_vec_dot(const Weight& w) {
+  return w.type != quant::Type::F32 && w.cols % 32 == 0 && quant::dot_kernels(w.type).vec_dot != nullptr;
+}
+
+// All segments' rows as one parallel job.
+void run_segments(ThreadPool& pool, const std::vector<Segment>& segs) {
+  std::vector<int64_t> start(segs.size() + 1, 0);
+  for (size_t i = 0; i < segs.size(); ++i) start[i + 1] = start[i] + segs[i].w->rows;
+  pool.parallel_for(start.back(), 16, [&](int64_t r0, int64_t r1) {
+    size_t i = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), r0) - start.begin()) - 1;
+    for (int64_t r = r0; r < r1; ++r) {
+      while (r >= start[i + 1]) ++i;
+      const Segment& sg = segs[i];
+      const Weight& w = *sg.w;
+      const auto* row = static_cast<const uint8_t*>(w.data) + sg.mat * w.matrix_bytes + (r - start[i]) * w.row_bytes;
+      sg.out[r - start[i]] =
+          quant::dot_kernels(w.type).vec_dot(row, sg.act->q.data(), sg.act->d.data(), sg.act->s.data(), w.cols);
+    }
+  });
+}
+
+}  // namespace
+
+bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd,
+                            const int* chosen, const float* weight, float* y) {
+  const int K = m.n_expert_used;
+  const bool shared = m.gate_shexp.rows > 0;
+  if (n_tokens > 2 || n_embd % 32 != 0) return false;
+  for (const Weight* w : {&m.gate_exps, &m.up_exps, &m.down_exps})
+    if (!has_vec_dot(*w)) return false;
+  if (shared) {
+    for (const Weight* w : {&m.gate_shexp, &m.up_shexp, &m.down_shexp})
+      if (!has_vec_dot(*w)) return false;
+  }
+
+  // Items: (token, local expert) pairs in ascending expert order per token, as
+  // the general path adds them; then the shared expert per token.
+  struct Item {
+    int64_t t;
+    int expert;  // local index, or -1 for the shared expert
+    float weight;
+  };
+  std::vector<Item> items;
+  const int e0 = m.expert_first, n_local = m.local_experts();
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    std::vector<std::pair<int, float>> picks;
+    for (int k = 0; k < K; ++k) {
+      const int e = chosen[t * K + k] - e0;
+      if (e >= 0 && e < n_local) picks.emplace_back(e, weight[t * K + k]);
+    }
+    std::sort(picks.begin(), picks.end());
+    for (const auto& [e, wgt] : picks) items.push_back({t, e, wgt});
+  }
+  if (shared) {
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const float g =
+          m.shared_gate_inp ? cpu::sigmoid(cpu::dot(m.shared_gate_inp, x + t * n_embd, n_embd)) : 1.0f;
+      items.push_back({t, -1, g});
+    }
+  }
+
+  std::vector<QRow> xq(static_cast<size_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) xq[t].set(x + t * n_embd, n_embd);
+  const int64_t ff = m.gate_exps.rows, ff_sh = shared ? m.gate_shexp.rows : 0;
+  auto ff_of = [&](const Item& it) { return it.expert < 0 ? ff_sh : ff; };
+  std::vector<std::vector<float>> g(items.size()), u(items.size()), d(items.size());
+  std::vector<Segment> segs;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& it = items[i];
+    g[i].resize(static_cast<size_t>(ff_of(it)));
+    u[i].resize(g[i].size());
+    const bool sh = it.expert < 0;
+    const int64_t mat = sh ? 0 : it.expert;
+    segs.push_back({sh ? &m.gate_shexp : &m.gate_exps, mat, &xq[it.t], g[i].data()});
+    segs.push_back({sh ? &m.up_shexp : &m.up_exps, mat, &xq[it.t], u[i].data()});
+  }
+  run_segments(pool_, segs);
+
+  std::vector<QRow> hq(items.size());
+  segs.clear();
+  for (size_t i = 0; i < items.size(); ++i) {
+    for (size_t j = 0; j < g[i].size(); ++j) g[i][j] = cpu::silu(g[i][j]) * u[i][j];
+    hq[i].set(g[i].data(), static_cast<int64_t>(g[i].size()));
+    d[i].resize(static_cast<size_t>(n_embd));
+    const bool sh = items[i].expert < 0;
+    segs.push_back({sh ? &m.down_shexp : &m.down_exps, sh ? 0 : items[i].expert, &hq[i], d[i].data()});
+  }
+  run_segments(pool_, segs);
+
+  std::fill(y, y + n_tokens * n_embd, 0.0f);
+  // The general path adds expert by expert (ascending) over all tokens, then
+  // the shared expert: per token that is the order of `items`.
+  for (size_t i = 0; i < items.size(); ++i) {
+    float* yt = y + items[i].t * n_embd;
+    const float wgt = items[i].weight;
+    for (int64_t c = 0; c < n_embd; ++c) yt[c] += wgt * d[i][c];
+  }
+  return true;
+}
+
+void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, float* y) {
+  const int E = m.n_expert, K = m.n_expert_used;
+  std::vector<float> logits(n_tokens * E);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int e = 0; e < E; ++e) logits[t * E + e] = cpu::dot(m.router + e * n_embd, x + t * n_embd, n_embd);
+  }
+  std::vector<int> chosen(n_tokens * K);
+  std::vector<float> weight(n_tokens * K);
+  for (int64_t t = 0; t < n_tokens; ++t) route(&logits[t * E], E, K, &chosen[t * K], &weight[t * K]);
+  if (moe_decode(m, x, n_tokens, n_embd, chosen.data(), weight.data(), y)) return;
+
+  // Group the (token, slot) pairs by expert so each expert's weights are read once.
+  std::vector<std::vector<int64_t>> by_expert(E);
+  for (int64_t i = 0; i < n_tokens * K; ++i) by_expert[chosen[i]].push_back(i);
+
+  std::fill(y, y + n_tokens * n_embd, 0.0f);
+  std::vector<float> xe, ge, ue, de;
+  auto ffn = [&](const Weight& gate, const Weight& up, const Weight& down, int64_t mat, int64_t n) {
+    ge.resize(n * gate.rows);
+    ue.resize(n * up.rows);
+    de.resize(n * n_embd);
+    matmul(gate, mat, xe.data(), n, ge.data());
+    matmul(up, mat, xe.data(), n, ue.data());
+    for (size_t i = 0; i < ge.size(); ++i) ge[i] = cpu::silu(ge[i]) * ue[i];
+    matmul(down, mat, ge.data(), n, de.data());
+  };
+  const int e0 = m.expert_first, e1 = m.expert_first + m.local_experts();
+  for (int e = std::max(0, e0); e < std::min(E, e1); ++e) {
+    const auto& items = by_expert[e];
+    if (items.empty()) continue;
+    const int64_t n = static_cast<int64_t>(items.size());
+    xe.resize(n * n_embd);
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t t = items[j] / K;
+      std::copy(x + t * n_embd, x + (t + 1) * n_embd, xe.begin() + j * n_embd);
+    }
+    ffn(m.gate_exps, m.up_exps, m.down_exps, e - e0, n);
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t t = items[j] / K;
+      const float wgt = weight[items[j]];
+      for (int64_t i = 0; i < n_embd; ++i) y[t * n_embd + i] += wgt * de[j * n_embd + i];
+    }
+  }
+  if (m.gate_shexp.rows > 0) {
+    xe.assign(x, x + n_tokens * n_embd);
+    ffn(m.gate_shexp, m.up_shexp, m.down_shexp, 0, n_tokens);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const float g = m.shared_gate_inp ? cpu::sigmoid(cpu::dot(m.shared_gate_inp, x + t * n_embd, n_embd)) : 1.0f;
+      for (int64_t i = 0; i < n_embd; ++i) y[t * n_embd + i] += g * de[t * n_embd + i];
+    }
+  }
+}
+
+}  // namespace nextlm::runtime
