@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <ctime>
 
 #include "job.h"
 #include "nextlm/chat.h"
