@@ -160,9 +160,9 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
 void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, float* y) {
   const int E = m.n_expert, K = m.n_expert_used;
   std::vector<float> logits(n_tokens * E);
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    for (int e = 0; e < E; ++e) logits[t * E + e] = cpu::dot(m.router + e * n_embd, x + t * n_embd, n_embd);
-  }
+  pool_.parallel_for(n_tokens * E, 64, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) logits[i] = cpu::dot(m.router + (i % E) * n_embd, x + (i / E) * n_embd, n_embd);
+  });
   std::vector<int> chosen(n_tokens * K);
   std::vector<float> weight(n_tokens * K);
   for (int64_t t = 0; t < n_tokens; ++t) route(&logits[t * E], E, K, &chosen[t * K], &weight[t * K]);
