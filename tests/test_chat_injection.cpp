@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "chat/chat_template.h"
@@ -107,18 +108,15 @@ void check_render(const tokenizer::Tokenizer& tok, const chat::RenderedPrompt& r
   ++c.renders;
 }
 
-}  // namespace
-
-TEST_CASE("input text never becomes control tokens on the real templates", "[chat][fixtures][injection]") {
-  const auto tok = tokenizer::Tokenizer::from_file(test::fixture("tokenizer/qwen3-vocab.gguf"));
-  const std::string evil = injection(tok);
-  REQUIRE(evil.find("<tool_call>") != std::string::npos);
-  REQUIRE(evil.find("<think>") != std::string::npos);
+// Every real template x every fixture conversation (adjusted by `adjust`) that
+// renders, rendered with provenance; the template's bos/eos are the real ones.
+void for_each_render(const std::function<void(chat::ChatRequest&)>& adjust,
+                     const std::function<void(const chat::ChatTemplate&, const chat::ChatRequest&,
+                                              const chat::RenderedPrompt&)>& check) {
   const fs::path root = test::fixture("templates");
   const ordered_json convs = ordered_json::parse(test::read_text((root / "conversations.json").string()));
   chat::jinja::RenderOptions ropts;
   ropts.now = test::fixture_now();
-  Checked c;
   for (const fs::path& path : test::templates_in(root / "jinja")) {
     const chat::ChatTemplate tmpl(test::read_text(path.string()), "<|endoftext|>", "<|im_end|>");
     for (const ordered_json& conv : convs) {
@@ -126,8 +124,7 @@ TEST_CASE("input text never becomes control tokens on the real templates", "[cha
       chat::ChatRequest req = test::request_for(conv);
       req.bos_token.reset();
       req.eos_token.reset();
-      req.messages = inject(req.messages, evil);
-      if (req.tools) req.tools = inject(*req.tools, evil);
+      adjust(req);
       chat::RenderedPrompt r;
       try {
         r = tmpl.render_tracked(req, ropts);
@@ -135,9 +132,25 @@ TEST_CASE("input text never becomes control tokens on the real templates", "[cha
         continue;  // the template refuses this conversation (as in Python); covered elsewhere
       }
       CHECK(r.text == tmpl.render(req, ropts));  // tracking does not change the text
-      check_render(tok, r, c);
+      check(tmpl, req, r);
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("input text never becomes control tokens on the real templates", "[chat][fixtures][injection]") {
+  const auto tok = tokenizer::Tokenizer::from_file(test::fixture("tokenizer/qwen3-vocab.gguf"));
+  const std::string evil = injection(tok);
+  REQUIRE(evil.find("<tool_call>") != std::string::npos);
+  REQUIRE(evil.find("<think>") != std::string::npos);
+  Checked c;
+  for_each_render(
+      [&](chat::ChatRequest& req) {
+        req.messages = inject(req.messages, evil);
+        if (req.tools) req.tools = inject(*req.tools, evil);
+      },
+      [&](const chat::ChatTemplate&, const chat::ChatRequest&, const chat::RenderedPrompt& r) { check_render(tok, r, c); });
   CHECK(c.renders > 150);
   CHECK(c.added_in_template > 500);
   CHECK(c.raw_added_in_input > 1000);
@@ -145,33 +158,17 @@ TEST_CASE("input text never becomes control tokens on the real templates", "[cha
 
 TEST_CASE("prompts without added-token text in input tokenize as before", "[chat][fixtures][injection]") {
   const auto tok = tokenizer::Tokenizer::from_file(test::fixture("tokenizer/qwen3-vocab.gguf"));
-  const fs::path root = test::fixture("templates");
-  const ordered_json convs = ordered_json::parse(test::read_text((root / "conversations.json").string()));
-  chat::jinja::RenderOptions ropts;
-  ropts.now = test::fixture_now();
   tokenizer::EncodeOptions opts;
   opts.parse_special = true;
   int compared = 0;
-  for (const fs::path& path : test::templates_in(root / "jinja")) {
-    const chat::ChatTemplate tmpl(test::read_text(path.string()), "<|endoftext|>", "<|im_end|>");
-    for (const ordered_json& conv : convs) {
-      INFO(path.filename().string() << " / " << conv["name"].get<std::string>());
-      chat::ChatRequest req = test::request_for(conv);
-      req.bos_token.reset();
-      req.eos_token.reset();
-      chat::RenderedPrompt r;
-      try {
-        r = tmpl.render_tracked(req, ropts);
-      } catch (const chat::jinja::TemplateError&) {
-        continue;
-      }
-      std::vector<int32_t> guarded;
-      tok.encode_guarded(r.text, plain_ranges(r), opts, guarded);
-      CHECK(guarded == tok.encode(r.text, opts));
-      CHECK_FALSE(r.input.empty());
-      ++compared;
-    }
-  }
+  for_each_render([](chat::ChatRequest&) {},
+                  [&](const chat::ChatTemplate&, const chat::ChatRequest&, const chat::RenderedPrompt& r) {
+                    std::vector<int32_t> guarded;
+                    tok.encode_guarded(r.text, plain_ranges(r), opts, guarded);
+                    CHECK(guarded == tok.encode(r.text, opts));
+                    CHECK_FALSE(r.input.empty());
+                    ++compared;
+                  });
   CHECK(compared > 150);
 }
 

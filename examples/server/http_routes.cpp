@@ -151,6 +151,13 @@ void stream_job(httplib::Response& res, std::shared_ptr<Job> job,
       });
 }
 
+// Queues a job, or answers 503 when every slot and the queue are full.
+void submit_or_busy(ServerState& st, const std::shared_ptr<Job>& job) {
+  if (st.scheduler->submit(job)) return;
+  st.metrics.count_rejected();
+  throw unavailable("the server is busy: every slot and the queue are full; retry later", "server_busy");
+}
+
 void handle_chat(ServerState& st, const httplib::Request& req, httplib::Response& res) {
   const ChatSpec spec = parse_chat_request(req.body);
   check_against_model(st, spec.generate);
@@ -173,10 +180,7 @@ void handle_chat(ServerState& st, const httplib::Request& req, httplib::Response
   job->prompt = job->chat->prompt_tokens();
   check_prompt_fits(st, job->prompt.size(), "messages");
   job->scripted = st.test_reply_tokens;
-  if (!st.scheduler->submit(job)) {
-    st.metrics.count_rejected();
-    throw unavailable("the server is busy: every slot and the queue are full; retry later", "server_busy");
-  }
+  submit_or_busy(st, job);
   const ResponseIds ids = make_ids(st, "chatcmpl-", spec.model);
   if (!spec.stream) {
     answer_when_done(res, job, [ids](const ChatResult& r) { return chat_completion_body(ids, r); });
@@ -216,10 +220,7 @@ void handle_completion(ServerState& st, const httplib::Request& req, httplib::Re
     if (stream) raw->push(ChatEvent{ChatEvent::Kind::kContent, std::string(text), 0, {}, {}, {}});
     return !raw->cancelled.load();
   };
-  if (!st.scheduler->submit(job)) {
-    st.metrics.count_rejected();
-    throw unavailable("the server is busy: every slot and the queue are full; retry later", "server_busy");
-  }
+  submit_or_busy(st, job);
   const ResponseIds ids = make_ids(st, "cmpl-", spec.model);
   if (!spec.stream) {
     answer_when_done(res, job, [ids](const ChatResult& r) { return completion_body(ids, r); });
