@@ -61,6 +61,24 @@ void check_against_model(const ServerState& st, const GenerateOptions& g) {
   }
 }
 
+// Writes a piece of a chunked reply; a failed write means the client has
+// gone, which cancels the job.
+bool send_piece(httplib::DataSink& sink, Job& job, const std::string& out, bool finished) {
+  if (!sink.write(out.data(), out.size())) {
+    job.cancelled = true;
+    return false;
+  }
+  if (finished) sink.done();
+  return true;
+}
+
+// The end-of-reply hook: a reply that did not go out cancels its job.
+std::function<void(bool)> cancel_unless_sent(const std::shared_ptr<Job>& job) {
+  return [job](bool success) {
+    if (!success) job->cancelled = true;
+  };
+}
+
 // Answers a job that is not streamed. One that ends within a second gets a
 // plain response; one still running gets its 200 now and a chunked body of
 // spaces (JSON allows leading whitespace) until the JSON is ready: a failed
@@ -87,16 +105,9 @@ void answer_when_done(httplib::Response& res, std::shared_ptr<Job> job,
           finished = job->cv.wait_for(lock, std::chrono::seconds(1), [&] { return job->finished; });
         }
         const std::string out = !finished ? " " : job->error_status ? error_body(job_error(*job)) : body(job->result);
-        if (!sink.write(out.data(), out.size())) {
-          job->cancelled = true;
-          return false;
-        }
-        if (finished) sink.done();
-        return true;
+        return send_piece(sink, *job, out, finished);
       },
-      [job](bool success) {
-        if (!success) job->cancelled = true;
-      });
+      cancel_unless_sent(job));
 }
 
 // Streams a job as server-sent events. `event_data` turns one event into the
@@ -139,16 +150,9 @@ void stream_job(httplib::Response& res, std::shared_ptr<Job> job,
         // A comment line while nothing happens (queued, long prompt): clients
         // ignore it, and a failed write tells that the client has gone.
         if (out.empty()) out = ": keep-alive\n\n";
-        if (!sink.write(out.data(), out.size())) {
-          job->cancelled = true;
-          return false;
-        }
-        if (finished) sink.done();
-        return true;
+        return send_piece(sink, *job, out, finished);
       },
-      [job](bool success) {
-        if (!success) job->cancelled = true;
-      });
+      cancel_unless_sent(job));
 }
 
 // Queues a job, or answers 503 when every slot and the queue are full.
