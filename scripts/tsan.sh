@@ -11,4 +11,4 @@ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNEXTLM_CUDA=OF
   -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread >/dev/null
 cmake --build "$dir" -j "$(nproc)" --target nextlm_tests
 TSAN_OPTIONS=halt_on_error=1 "$dir/tests/nextlm_tests" \
-  "session: sessions on several threads give their single-thread results,ops: thread pool covers every index once and rethrows,session: cancel from the callback and from another thread"
+  "session: sessions on several threads give their single-thread results,ops: thread pool covers every index once and rethrows,session: cancel from the callback and from another thread,ops: quantized MoE gives every token the same bits alone and in a batch"
