@@ -15,6 +15,7 @@
 
 #include "cuda/backend_factory.h"
 #include "fixtures.h"
+#include "model_steps.h"
 #include "gguf/gguf_reader.h"
 #include "model/qwen3next.h"
 #include "nextlm/error.h"
@@ -560,39 +561,18 @@ TEST_CASE("cuda backend: fixture models give the CPU backend's logits", "[.][gpu
                       << quant::type_info(ct.v).name);
         // A 37-token prompt (GEMM path, all rows), then single tokens and a
         // 5-token batch (mat-vec paths), each against the CPU.
-        auto run = [&](model::Qwen3NextModel& m) {
-          auto seq = m.new_sequence(64, ct);
-          std::vector<float> all;
-          auto step = [&](int64_t b0, int64_t n) {
-            std::vector<int64_t> rows(n);
-            for (int64_t i = 0; i < n; ++i) rows[i] = i;
-            std::vector<float> out(n * V);
-            model::SequenceInput in{seq.get(), std::span<const int32_t>(toks.data() + b0, n), rows};
-            m.forward(std::span<const model::SequenceInput>(&in, 1), out.data());
-            all.insert(all.end(), out.begin(), out.end());
-          };
-          step(0, 37);
-          step(37, 1);
-          step(38, 5);
-          step(43, 1);
-          step(44, 1);
-          return all;
-        };
+        auto run = [&](model::Qwen3NextModel& m) { return test::logits_in_steps(m, toks, {37, 1, 5, 1, 1}, ct); };
         const auto ref = run(mc), got = run(mg);
         REQUIRE(ref.size() == got.size());
         // Per row: max |diff|; median and p90 over rows, as compare_logits.py does.
-        const int64_t R = static_cast<int64_t>(ref.size()) / V;
-        std::vector<double> d(R);
+        const std::vector<double> d = test::sorted_row_max_diffs(got, ref, V);
+        const int64_t R = static_cast<int64_t>(d.size());
         int64_t top1 = 0;
         for (int64_t r = 0; r < R; ++r) {
-          double m = 0;
-          for (int64_t i = 0; i < V; ++i) m = std::max(m, double(std::fabs(got[r * V + i] - ref[r * V + i])));
-          d[r] = m;
           const auto* gr = got.data() + r * V;
           const auto* rr = ref.data() + r * V;
           top1 += (std::max_element(gr, gr + V) - gr) == (std::max_element(rr, rr + V) - rr);
         }
-        std::sort(d.begin(), d.end());
         const double med = d[R / 2], p90 = d[std::min<int64_t>(R - 1, R * 9 / 10)];
         const bool quant_kv = ct.k == Type::Q8_0;
         INFO("rows " << R << ": median row max|diff| " << med << ", p90 " << p90 << ", max " << d.back() << ", top1 "

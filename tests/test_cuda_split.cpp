@@ -12,6 +12,7 @@
 
 #include "cuda/backend_factory.h"
 #include "fixtures.h"
+#include "model_steps.h"
 #include "gguf/gguf_reader.h"
 #include "model/placement.h"
 #include "runtime/collectives.h"
@@ -61,17 +62,7 @@ TEST_CASE("cuda: tensor split and --cpu-moe with the GPU give the CPU's logits",
   for (auto& t : toks) t = static_cast<int32_t>(rng.below(static_cast<uint64_t>(V)));
   // A 38-token prompt (GEMM and grouped-expert paths), then two single tokens (mat-vec paths).
   auto run = [&](model::Qwen3NextModel& m) {
-    auto seq = m.new_sequence(64, {quant::Type::F32, quant::Type::F32});
-    std::vector<float> all;
-    for (auto [b0, n] : {std::pair<int64_t, int64_t>{0, 38}, {38, 1}, {39, 1}}) {
-      std::vector<int64_t> rows(n);
-      for (int64_t i = 0; i < n; ++i) rows[i] = i;
-      std::vector<float> out(n * V);
-      model::SequenceInput in{seq.get(), std::span<const int32_t>(toks.data() + b0, n), rows};
-      m.forward(std::span<const model::SequenceInput>(&in, 1), out.data());
-      all.insert(all.end(), out.begin(), out.end());
-    }
-    return all;
+    return test::logits_in_steps(m, toks, {38, 1, 1}, {quant::Type::F32, quant::Type::F32});
   };
   const auto ref = run(ref_model);
   struct Case {
@@ -87,14 +78,8 @@ TEST_CASE("cuda: tensor split and --cpu-moe with the GPU give the CPU's logits",
                                      runtime::ComputeMode::kExact, {});
     const auto got = run(*placed.model);
     REQUIRE(got.size() == ref.size());
-    const int64_t R = static_cast<int64_t>(ref.size()) / V;
-    std::vector<double> d(R);
-    for (int64_t r = 0; r < R; ++r) {
-      double m = 0;
-      for (int64_t i = 0; i < V; ++i) m = std::max(m, double(std::fabs(got[r * V + i] - ref[r * V + i])));
-      d[r] = m;
-    }
-    std::sort(d.begin(), d.end());
+    const std::vector<double> d = test::sorted_row_max_diffs(got, ref, V);
+    const int64_t R = static_cast<int64_t>(d.size());
     INFO("median row max|diff| " << d[R / 2] << ", p90 " << d[R * 9 / 10] << ", max " << d.back());
     CHECK(d[R / 2] <= 0.002);  // the CUDA backend's own bound against the CPU in exact mode
     CHECK(d[R * 9 / 10] <= 0.005);
