@@ -55,7 +55,12 @@ struct Segment {
   int64_t mat;
   const QRow* act;
   float* out;
+  quant::VecDotFn dot;  // w's kernel, looked up once
 };
+
+Segment segment(const Weight& w, int64_t mat, const QRow& act, float* out) {
+  return {&w, mat, &act, out, quant::dot_kernels(w.type).vec_dot};
+}
 
 bool has_vec_dot(const Weight& w) {
   return w.type != quant::Type::F32 && w.cols % 32 == 0 && quant::dot_kernels(w.type).vec_dot != nullptr;
@@ -72,8 +77,7 @@ void run_segments(ThreadPool& pool, const std::vector<Segment>& segs) {
       const Segment& sg = segs[i];
       const Weight& w = *sg.w;
       const auto* row = static_cast<const uint8_t*>(w.data) + sg.mat * w.matrix_bytes + (r - start[i]) * w.row_bytes;
-      sg.out[r - start[i]] =
-          quant::dot_kernels(w.type).vec_dot(row, sg.act->q.data(), sg.act->d.data(), sg.act->s.data(), w.cols);
+      sg.out[r - start[i]] = sg.dot(row, sg.act->q.data(), sg.act->d.data(), sg.act->s.data(), w.cols);
     }
   });
 }
@@ -121,28 +125,26 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
   std::vector<QRow> xq(static_cast<size_t>(n_tokens));
   for (int64_t t = 0; t < n_tokens; ++t) xq[t].set(x + t * n_embd, n_embd);
   const int64_t ff = m.gate_exps.rows, ff_sh = shared ? m.gate_shexp.rows : 0;
-  auto ff_of = [&](const Item& it) { return it.expert < 0 ? ff_sh : ff; };
-  std::vector<std::vector<float>> g(items.size()), u(items.size()), d(items.size());
+  // Item i's hidden rows start at off[i] in g and u; its output at i * n_embd in d.
+  std::vector<int64_t> off(items.size() + 1, 0);
+  for (size_t i = 0; i < items.size(); ++i) off[i + 1] = off[i] + (items[i].expert < 0 ? ff_sh : ff);
+  std::vector<float> g(static_cast<size_t>(off.back())), u(g.size()), d(items.size() * static_cast<size_t>(n_embd));
   std::vector<Segment> segs;
   for (size_t i = 0; i < items.size(); ++i) {
-    const Item& it = items[i];
-    g[i].resize(static_cast<size_t>(ff_of(it)));
-    u[i].resize(g[i].size());
-    const bool sh = it.expert < 0;
-    const int64_t mat = sh ? 0 : it.expert;
-    segs.push_back({sh ? &m.gate_shexp : &m.gate_exps, mat, &xq[it.t], g[i].data()});
-    segs.push_back({sh ? &m.up_shexp : &m.up_exps, mat, &xq[it.t], u[i].data()});
+    const bool sh = items[i].expert < 0;
+    const int64_t mat = sh ? 0 : items[i].expert;
+    segs.push_back(segment(sh ? m.gate_shexp : m.gate_exps, mat, xq[items[i].t], g.data() + off[i]));
+    segs.push_back(segment(sh ? m.up_shexp : m.up_exps, mat, xq[items[i].t], u.data() + off[i]));
   }
   run_segments(pool_, segs);
 
+  for (size_t j = 0; j < g.size(); ++j) g[j] = cpu::silu(g[j]) * u[j];
   std::vector<QRow> hq(items.size());
   segs.clear();
   for (size_t i = 0; i < items.size(); ++i) {
-    for (size_t j = 0; j < g[i].size(); ++j) g[i][j] = cpu::silu(g[i][j]) * u[i][j];
-    hq[i].set(g[i].data(), static_cast<int64_t>(g[i].size()));
-    d[i].resize(static_cast<size_t>(n_embd));
+    hq[i].set(g.data() + off[i], off[i + 1] - off[i]);
     const bool sh = items[i].expert < 0;
-    segs.push_back({sh ? &m.down_shexp : &m.down_exps, sh ? 0 : items[i].expert, &hq[i], d[i].data()});
+    segs.push_back(segment(sh ? m.down_shexp : m.down_exps, sh ? 0 : items[i].expert, hq[i], d.data() + i * n_embd));
   }
   run_segments(pool_, segs);
 
@@ -152,7 +154,8 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
   for (size_t i = 0; i < items.size(); ++i) {
     float* yt = y + items[i].t * n_embd;
     const float wgt = items[i].weight;
-    for (int64_t c = 0; c < n_embd; ++c) yt[c] += wgt * d[i][c];
+    const float* di = d.data() + i * n_embd;
+    for (int64_t c = 0; c < n_embd; ++c) yt[c] += wgt * di[c];
   }
   return true;
 }
