@@ -411,12 +411,7 @@ Value Interpreter::apply_filter(const std::string& name, const Value& subject, C
   FilterFn f = find_filter(name);
   if (!f) raise("TemplateAssertionError", "No filter named " + py::repr_string(name) + ".");
   step();
-  Value r = f(*this, subject, args);
-  if (!r.is_string() && !r.is_list()) return r;
-  bool from_input = subject.holds_input();
-  for (const Value& a : args.pos) from_input = from_input || a.holds_input();
-  for (const auto& kv : args.kw) from_input = from_input || kv.second.holds_input();
-  return derived(std::move(r), from_input);
+  return derived_call(f(*this, subject, args), subject, args);
 }
 
 bool Interpreter::apply_test(const std::string& name, const Value& subject, CallArgs& args) {

@@ -22,14 +22,7 @@ Value bind_method(const Value& self, const std::string& name, MethodFn fn) {
   std::snprintf(buf, sizeof buf, "%p", self.identity());
   c->repr = "<built-in method " + name + " of " + self.type_name() + " object at " + buf + ">";
   // Results computed from input are input (join keeps exact ranges itself).
-  c->fn = [self, fn](Interpreter& in, CallArgs& a) {
-    Value r = fn(in, self, a);
-    if (!r.is_string() && !r.is_list()) return r;
-    bool from_input = self.holds_input();
-    for (const Value& x : a.pos) from_input = from_input || x.holds_input();
-    for (const auto& kv : a.kw) from_input = from_input || kv.second.holds_input();
-    return derived(std::move(r), from_input);
-  };
+  c->fn = [self, fn](Interpreter& in, CallArgs& a) { return derived_call(fn(in, self, a), self, a); };
   return Value::callable(std::move(c));
 }
 

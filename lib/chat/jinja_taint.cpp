@@ -51,6 +51,14 @@ Value derived(Value result, bool from_input) {
   return result;
 }
 
+Value derived_call(Value result, const Value& subject, const CallArgs& args) {
+  if (!result.is_string() && !result.is_list()) return result;
+  bool from_input = subject.holds_input();
+  for (const Value& a : args.pos) from_input = from_input || a.holds_input();
+  for (const auto& kv : args.kw) from_input = from_input || kv.second.holds_input();
+  return derived(std::move(result), from_input);
+}
+
 void TextBuilder::append(const Value& text) {
   taint_append(taint_, text.taint().get(), text_.size());
   text_.append(text.str());

@@ -29,6 +29,9 @@ Value text_of(const Value& v);
 // become input unless they already carry exact ranges.
 Value derived(Value result, bool from_input);
 
+// derived() for the result of a filter or method called on `subject` with `args`.
+Value derived_call(Value result, const Value& subject, const CallArgs& args);
+
 // Output of a render or of a captured block.
 class TextBuilder {
  public:

@@ -112,9 +112,8 @@ std::vector<int32_t> tokenize_chat_prompt(const Model& model, const ChatPrompt& 
 std::string apply_chat_template(const Model& model, const std::string& messages_json, const std::string& tools_json,
                                 bool add_generation_prompt, const std::string& template_vars_json,
                                 const std::string& template_name) {
-  auto& m = const_cast<detail::ModelImpl&>(model.impl());
-  return model_template(m, template_name)
-      .render(make_request(messages_json, tools_json, add_generation_prompt, template_vars_json));
+  return render_chat_prompt(model, messages_json, tools_json, add_generation_prompt, template_vars_json, template_name)
+      .text;
 }
 
 struct ChatGeneration::Impl {
