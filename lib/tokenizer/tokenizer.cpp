@@ -293,17 +293,7 @@ void Tokenizer::encode_fragment(std::string_view frag, bool normalize, std::vect
 }
 
 void Tokenizer::encode(std::string_view text, const EncodeOptions& opts, std::vector<int32_t>& out) const {
-  if (opts.add_bos && add_bos_ && bos_ >= 0) out.push_back(bos_);
-  size_t pos = 0;
-  while (pos < text.size()) {
-    SpecialTokenMatcher::Match m;
-    bool found = specials_.find(text, pos, opts.parse_special, m);
-    size_t end = found ? m.pos : text.size();
-    if (end > pos) encode_fragment(text.substr(pos, end - pos), opts.normalize, out);
-    if (!found) break;
-    out.push_back(m.id);
-    pos = m.pos + m.len;
-  }
+  encode_guarded(text, {}, opts, out);  // no plain ranges: added tokens anywhere
 }
 
 void Tokenizer::encode_guarded(std::string_view text, std::span<const PlainRange> plain, const EncodeOptions& opts,
