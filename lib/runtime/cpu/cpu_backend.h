@@ -54,7 +54,7 @@ class CpuBackend final : public Backend {
   ThreadPool& pool() { return pool_; }
 
  private:
-  // The MoE block for one or two tokens in two parallel jobs (cpu_moe.cpp);
+  // The MoE block for up to cpu::kDecodeMaxTokens tokens in two parallel jobs (cpu_moe.cpp);
   // false when the weights' types have no fused dot kernels.
   bool moe_decode(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, const int* chosen,
                   const float* weight, float* y);
@@ -64,6 +64,9 @@ class CpuBackend final : public Backend {
 };
 
 namespace cpu {
+// Up to this many tokens a matmul (and the MoE block) dots straight from the
+// packed weight rows; above it, unpacked rows are reused across tokens.
+constexpr int64_t kDecodeMaxTokens = 2;
 // Shared helpers of the CPU op files.
 float dot(const float* a, const float* b, int64_t n);
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }

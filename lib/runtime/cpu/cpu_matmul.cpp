@@ -28,7 +28,7 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       for (int64_t t = t0; t < t1; ++t)
         quant::quantize_act_q8(x + t * cols, cols, qx.data() + t * cols, dx.data() + t * nsub, sx.data() + t * nsub);
     });
-    if (k.vec_dot && n_tokens <= 2) {
+    if (k.vec_dot && n_tokens <= cpu::kDecodeMaxTokens) {
       // Decode: an unpacked row would not be reused, so dot straight from the packed row.
       pool_.parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r)

@@ -2,7 +2,7 @@
 // (grouped by expert, so each expert's weights are read once per batch) and
 // the shared expert.
 //
-// Decode (one or two tokens) takes a fused path: the gate and up rows of every
+// Decode (up to cpu::kDecodeMaxTokens tokens) takes a fused path: the gate and up rows of every
 // chosen expert and of the shared expert are one parallel job, the down rows a
 // second, instead of three jobs per expert; it uses the same dot kernels in
 // the same order, so its results are bit-identical to the general path.
@@ -88,7 +88,7 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
                             const int* chosen, const float* weight, float* y) {
   const int K = m.n_expert_used;
   const bool shared = m.gate_shexp.rows > 0;
-  if (n_tokens > 2 || n_embd % 32 != 0) return false;
+  if (n_tokens > cpu::kDecodeMaxTokens || n_embd % 32 != 0) return false;
   for (const Weight* w : {&m.gate_exps, &m.up_exps, &m.down_exps})
     if (!has_vec_dot(*w)) return false;
   if (shared) {
