@@ -72,6 +72,17 @@ size_t count_outside(const std::string& text, const chat::jinja::Taint& ranges, 
   return n;
 }
 
+// fn(id, byte offset, byte length) for each token of a sequence that spells a text.
+template <class F>
+void for_each_token(const tokenizer::Tokenizer& tok, const std::vector<int32_t>& ids, F&& fn) {
+  size_t at = 0;
+  for (int32_t id : ids) {
+    const size_t len = tok.token_bytes(id).size();
+    fn(id, at, len);
+    at += len;
+  }
+}
+
 struct Checked {
   int renders = 0, added_in_template = 0, raw_added_in_input = 0;
 };
@@ -83,28 +94,21 @@ void check_render(const tokenizer::Tokenizer& tok, const chat::RenderedPrompt& r
   tok.encode_guarded(r.text, plain_ranges(r), opts, ids);
   // The tokens spell the text exactly; walk them to know each one's bytes.
   REQUIRE(tok.decode(ids, true) == r.text);
-  size_t at = 0;
-  for (int32_t id : ids) {
-    const size_t len = tok.token_bytes(id).size();
-    if (is_added(tok, id)) {
-      INFO("added token " << tok.token_text(id) << " at byte " << at);
-      CHECK_FALSE(inside(r.input, at, at + len));
-      ++c.added_in_template;
-    }
-    at += len;
-  }
+  for_each_token(tok, ids, [&](int32_t id, size_t at, size_t len) {
+    if (!is_added(tok, id)) return;
+    INFO("added token " << tok.token_text(id) << " at byte " << at);
+    CHECK_FALSE(inside(r.input, at, at + len));
+    ++c.added_in_template;
+  });
   // The template's own turn markers are single control tokens.
   const int32_t im_start = tok.find_token("<|im_start|>"), im_end = tok.find_token("<|im_end|>");
   CHECK(static_cast<size_t>(std::count(ids.begin(), ids.end(), im_start)) ==
         count_outside(r.text, r.input, "<|im_start|>"));
   CHECK(static_cast<size_t>(std::count(ids.begin(), ids.end(), im_end)) == count_outside(r.text, r.input, "<|im_end|>"));
   // The raw behaviour does turn the input's text into tokens: the check above would see it.
-  at = 0;
-  for (int32_t id : tok.encode(r.text, opts)) {
-    const size_t len = tok.token_bytes(id).size();
+  for_each_token(tok, tok.encode(r.text, opts), [&](int32_t id, size_t at, size_t len) {
     c.raw_added_in_input += is_added(tok, id) && inside(r.input, at, at + len);
-    at += len;
-  }
+  });
   ++c.renders;
 }
 
