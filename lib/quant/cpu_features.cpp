@@ -8,6 +8,10 @@
 #include <cpuid.h>
 #define NLM_X86 1
 #endif
+#if NLM_X86 && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace nextlm::quant {
 
@@ -49,6 +53,9 @@ CpuFeatures detect() {
   f.avx512 = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl;
   f.avx512vnni = f.avx512 && vnni;
   f.avx512bf16 = f.avx512 && bf16;
+  const bool amx_tile = l7[3] & (1u << 24), amx_int8 = l7[3] & (1u << 25);
+  const bool tile_os = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
+  f.amx_int8 = f.avx512vnni && amx_tile && amx_int8 && tile_os;
 #endif
   return f;
 }
@@ -71,6 +78,23 @@ Isa best_isa() {
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();
   return f;
+}
+
+bool amx_granted() {
+  static const bool granted = [] {
+    if (!cpu_features().amx_int8) return false;
+    if (const char* env = std::getenv("NEXTLM_AMX"); env && std::strcmp(env, "0") == 0) return false;
+#if NLM_X86 && defined(__linux__)
+    constexpr long kReqXcompPerm = 0x1023, kGetXcompPerm = 0x1022, kXfeatureTileData = 18;
+    if (syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureTileData) != 0) return false;
+    unsigned long long perm = 0;
+    if (syscall(SYS_arch_prctl, kGetXcompPerm, &perm) != 0) return false;
+    return (perm & (1ull << kXfeatureTileData)) != 0;
+#else
+    return false;
+#endif
+  }();
+  return granted;
 }
 
 bool isa_supported(Isa isa) {

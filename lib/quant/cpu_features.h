@@ -1,7 +1,9 @@
 // Run-time CPU feature detection (x86-64: cpuid plus the OS-enabled register
 // state in XCR0), so SIMD kernels compiled per ISA with function-level target
 // attributes are only called where both the CPU and the OS support them.
-// AMX is never used (advertised but faulting on some VMs).
+// AMX is used only after the OS grants this process the tile state (Linux:
+// arch_prctl ARCH_REQ_XCOMP_PERM); without that grant the instructions fault
+// even where cpuid advertises them.
 #pragma once
 
 #include <string_view>
@@ -13,7 +15,12 @@ struct CpuFeatures {
   bool avx512 = false;    // AVX-512 F/BW/VL/DQ, ZMM + opmask state enabled
   bool avx512vnni = false;
   bool avx512bf16 = false;
+  bool amx_int8 = false;  // AMX-TILE + AMX-INT8 advertised and XTILECFG/XTILEDATA in XCR0
 };
+
+// True when the machine has AMX-INT8 and the OS granted this process the tile
+// data state (requested on the first call; thread-safe). NEXTLM_AMX=0 says no.
+bool amx_granted();
 
 // Detected once (thread-safe); cheap to call.
 const CpuFeatures& cpu_features();

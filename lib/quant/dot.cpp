@@ -16,8 +16,18 @@ void quantize_act_q8(const float* x, int64_t n, int8_t* q, float* d, float* s) {
   fn(x, n, q, d, s);
 }
 
-void expand_act_scales(const float* dx, int64_t n, float* dxe) {
-  for (int64_t j = 0; j < n / 32; ++j) std::fill(dxe + 8 * j, dxe + 8 * j + 8, dx[j]);
+void pack_act_tile(const int8_t* qx, const float* dx, const float* sx, int64_t n, int64_t n_tokens, int8_t* b,
+                   float* dxt, float* sxt) {
+  std::memset(b, 0, static_cast<size_t>(n * kTileTokens));
+  std::memset(dxt, 0, static_cast<size_t>(n / 32 * kTileTokens) * sizeof(float));
+  std::memset(sxt, 0, static_cast<size_t>(n / 32 * kTileTokens) * sizeof(float));
+  for (int64_t k = 0; k < n_tokens; ++k) {
+    for (int64_t i = 0; i < n / 4; ++i) std::memcpy(b + (i * kTileTokens + k) * 4, qx + k * n + 4 * i, 4);
+    for (int64_t j = 0; j < n / 32; ++j) {
+      dxt[j * kTileTokens + k] = dx[k * (n / 32) + j];
+      sxt[j * kTileTokens + k] = sx[k * (n / 32) + j];
+    }
+  }
 }
 
 DotKernels dot_kernels(Type t, Isa isa) {

@@ -1,15 +1,23 @@
 // Integer dot-product kernels for quantized weight rows (issue 10).
 //
 // Activations are quantized once per matmul to int8 per 32 elements
-// (qx, dx = scale, sx = dx * sum(qx)), as ggml's q8_0/q8_K. A weight row is
+// (qx, dx = scale, sx = dx * sum(qx)), as ggml's q8_0. A weight row is
 // unpacked to int8 codes with per-16 scales and per-32 offsets,
 //   w[i] = ws[i / 16] * q[i] - m[i / 32],
 // once per row (and reused across the tokens of a batch), then dotted with
 // integer multiply-adds. Results match the f32 path to the activation
-// quantization error (the `native` tolerance), not bit for bit.
+// quantization error (the `native` tolerance).
 //
-// Kernels are compiled per ISA (scalar, AVX2, AVX-512 VNNI) with target
-// attributes and chosen at run time by cpu_features.h.
+// Canonical order: every kernel (scalar, AVX2, AVX-512, the AMX tile kernel,
+// fused or unpacked) computes, per unit u of 16 elements, the exact int32
+// sum S_u of q * qx, then acc[u % 8] = fma(float(S_u), dx[u / 2] * ws[u],
+// acc[u % 8]) in unit order, and returns
+// ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)) minus
+// sum_j m[j] * sx[j] (in j order). So a row's result is bit-identical on every
+// path and ISA: a token's logits never depend on its batch or on the kernel.
+//
+// Kernels are compiled per ISA (scalar, AVX2, AVX-512 VNNI, AMX-INT8) with
+// target attributes and chosen at run time by cpu_features.h.
 #pragma once
 
 #include <cstdint>
@@ -33,14 +41,11 @@ using DotFn = float (*)(const int8_t* q, const float* ws, const float* m, const 
 // decoded in registers and used at once. For one or two tokens (decode),
 // where an unpacked row would not be reused.
 using VecDotFn = float (*)(const uint8_t* row, const int8_t* qx, const float* dx, const float* sx, int64_t n);
-// Four tokens against one unpacked row (prefill): token k's activations at
-// qx + k * stride, its scales expanded (each dx repeated 8 times, so that a
-// vector load gives a sub-block's scale in every lane: expand_act_scales) at
-// dxe + k * stride / 4, its sums at sx + k * stride / 32; results to out[0..4).
-using Dot4Fn = void (*)(const int8_t* q, const float* ws, const float* m, const int8_t* qx, const float* dxe,
+// Four tokens against one unpacked row (prefill without tiles): token k's
+// activations at qx + k * stride, its scales at dx + k * stride / 32 and sums
+// at sx + k * stride / 32; results to out[0..4).
+using Dot4Fn = void (*)(const int8_t* q, const float* ws, const float* m, const int8_t* qx, const float* dx,
                         const float* sx, int64_t n, int64_t stride, float* out);
-// dxe[8 * j + l] = dx[j] for l < 8, j < n / 32.
-void expand_act_scales(const float* dx, int64_t n, float* dxe);
 
 using QuantizeFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s);
 
@@ -56,6 +61,27 @@ struct DotKernels {
 DotKernels dot_kernels(Type t, Isa isa);
 // For the active ISA (cached per type); none when NEXTLM_INT_DOT=0.
 DotKernels dot_kernels(Type t);
+
+// ---- tiles of 16 rows x 16 tokens (prefill; AMX-INT8) -----------------------
+
+constexpr int kTileRows = 16, kTileTokens = 16;
+
+// Up to 16 tokens' q8 activations (n elements each; token k at qx + k * n,
+// dx + k * n / 32, sx + k * n / 32) repacked for the tile kernel: b gets
+// n * 16 bytes (for each 4 elements, 16 tokens x 4 bytes), dxt and sxt
+// n / 32 * 16 floats (per sub-block, 16 tokens); missing tokens are zero.
+void pack_act_tile(const int8_t* qx, const float* dx, const float* sx, int64_t n, int64_t n_tokens, int8_t* b,
+                   float* dxt, float* sxt);
+
+// 16 unpacked rows (codes at q + r * n, scales at ws + r * n / 16, offsets at
+// m + r * n / 32; m may be null when every offset is zero) against one packed
+// activation tile: out[r * 16 + k] = dot_row(row r, token k), bit for bit.
+using TileDotFn = void (*)(const int8_t* q, const float* ws, const float* m, const int8_t* b, const float* dxt,
+                           const float* sxt, int64_t n, float* out);
+
+// The AMX tile kernel where the CPU has AMX-INT8 and the OS grants this
+// process the tile state (requested once; NEXTLM_AMX=0 turns it off), else null.
+TileDotFn tile_dot();
 
 namespace detail {
 DotKernels dot_kernels_scalar(Type t);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "quant/dot.h"
 #include "runtime/backend.h"
 #include "runtime/thread_pool.h"
 
@@ -59,6 +60,11 @@ class CpuBackend final : public Backend {
   bool moe_decode(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, const int* chosen,
                   const float* weight, float* y);
 
+  // Prefill matmul through the tile kernel (cpu_matmul.cpp).
+  void matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, const uint8_t* base, int64_t row_bytes,
+                    int64_t rows, int64_t cols, const int8_t* qx, const float* dx, const float* sx, int64_t n_tokens,
+                    float* y);
+
   ThreadPool pool_;
   std::deque<std::vector<float>> owned_;  // exact-mode weights, legacy reorders, vectors
 };
@@ -67,6 +73,8 @@ namespace cpu {
 // Up to this many tokens a matmul (and the MoE block) dots straight from the
 // packed weight rows; above it, unpacked rows are reused across tokens.
 constexpr int64_t kDecodeMaxTokens = 2;
+// From this many tokens a matmul uses the tile kernel where there is one.
+constexpr int64_t kTileMinTokens = 8;
 // Shared helpers of the CPU op files.
 float dot(const float* a, const float* b, int64_t n);
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }

@@ -13,6 +13,49 @@
 
 namespace nextlm::runtime {
 
+// Prefill with the tile kernel (quant/dot.h): tokens packed 16 at a time once,
+// then each thread unpacks 16 weight rows and runs them against every token
+// tile. Rows past the end are zero (their results are dropped).
+void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, const uint8_t* base,
+                              int64_t row_bytes, int64_t rows, int64_t cols, const int8_t* qx, const float* dx,
+                              const float* sx, int64_t n_tokens, float* y) {
+  constexpr int64_t TR = quant::kTileRows, TT = quant::kTileTokens;
+  const int64_t nsub = cols / 32, n_tt = (n_tokens + TT - 1) / TT;
+  std::vector<int8_t> b(static_cast<size_t>(n_tt * cols * TT));
+  std::vector<float> dxt(static_cast<size_t>(n_tt * nsub * TT)), sxt(dxt.size());
+  pool_.parallel_for(n_tt, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      quant::pack_act_tile(qx + t * TT * cols, dx + t * TT * nsub, sx + t * TT * nsub, cols,
+                           std::min(TT, n_tokens - t * TT), b.data() + t * cols * TT, dxt.data() + t * nsub * TT,
+                           sxt.data() + t * nsub * TT);
+  });
+  pool_.parallel_for((rows + TR - 1) / TR, 1, [&](int64_t g0, int64_t g1) {
+    std::vector<int8_t> q(static_cast<size_t>(TR * cols));
+    std::vector<float> ws(static_cast<size_t>(TR * (cols / 16))), m(static_cast<size_t>(TR * nsub));
+    float out[TR * TT];
+    for (int64_t g = g0; g < g1; ++g) {
+      const int64_t r0 = g * TR, nr = std::min(TR, rows - r0);
+      for (int64_t i = 0; i < nr; ++i)
+        k.unpack(base + (r0 + i) * row_bytes, cols, q.data() + i * cols, ws.data() + i * (cols / 16),
+                 m.data() + i * nsub);
+      if (nr < TR) {
+        std::fill(q.begin() + nr * cols, q.end(), int8_t{0});
+        std::fill(ws.begin() + nr * (cols / 16), ws.end(), 0.0f);
+        std::fill(m.begin() + nr * nsub, m.end(), 0.0f);
+      }
+      // Only Q4_K/Q5_K-like types have offsets; skipping zero ones changes no bit.
+      const bool mins = std::any_of(m.begin(), m.end(), [](float v) { return v != 0.0f; });
+      for (int64_t t = 0; t < n_tt; ++t) {
+        tile(q.data(), ws.data(), mins ? m.data() : nullptr, b.data() + t * cols * TT, dxt.data() + t * nsub * TT,
+             sxt.data() + t * nsub * TT, cols, out);
+        const int64_t nt = std::min(TT, n_tokens - t * TT);
+        for (int64_t i = 0; i < nr; ++i)
+          for (int64_t j = 0; j < nt; ++j) y[(t * TT + j) * rows + r0 + i] = out[i * TT + j];
+      }
+    }
+  });
+}
+
 void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) {
   const auto* base = static_cast<const uint8_t*>(w.data) + mat * w.matrix_bytes;
   const int64_t cols = w.cols, rows = w.rows;
@@ -38,10 +81,9 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       });
       return;
     }
-    std::vector<float> dxe;
-    if (k.dot4 && n_tokens >= 4) {
-      dxe.resize(static_cast<size_t>(n_tokens * cols / 4));
-      for (int64_t t = 0; t < n_tokens; ++t) quant::expand_act_scales(dx.data() + t * nsub, cols, dxe.data() + t * (cols / 4));
+    if (const quant::TileDotFn tile = quant::tile_dot(); tile && n_tokens >= cpu::kTileMinTokens) {
+      matmul_tiles(k, tile, base, w.row_bytes, rows, cols, qx.data(), dx.data(), sx.data(), n_tokens, y);
+      return;
     }
     constexpr int64_t kTile = 16;
     pool_.parallel_for(rows, 8, [&](int64_t r0, int64_t r1) {
@@ -58,7 +100,7 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
           float out[4];
           for (int64_t i = 0; i < nr; ++i) {
             k.dot4(q.data() + i * cols, ws.data() + i * (cols / 16), m.data() + i * nsub, qx.data() + t * cols,
-                   dxe.data() + t * (cols / 4), sx.data() + t * nsub, cols, cols, out);
+                   dx.data() + t * nsub, sx.data() + t * nsub, cols, cols, out);
             for (int j = 0; j < 4; ++j) y[(t + j) * rows + rb + i] = out[j];
           }
         }
