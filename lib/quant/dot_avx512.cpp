@@ -2,6 +2,7 @@
 // by target pragma, only called where cpu_features() reports AVX-512 VNNI
 // with the ZMM state enabled by the OS. Never AMX.
 #include <cmath>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
