@@ -1,7 +1,8 @@
 // Matrix products with weights in any GGUF type (the MoE block: cpu_moe.cpp). A weight
 // row is decoded once into a per-thread buffer (int8 codes for the types with
 // integer dot kernels, quant/dot.h; else f32) and then dotted with every token
-// of the batch, so a prefill reads each row once.
+// of the batch, so a prefill reads each row once. Decode dots packed rows
+// directly; prefill goes through the AMX tile kernel where the OS grants it.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
