@@ -69,6 +69,16 @@ class CpuBackend final : public Backend {
   std::deque<std::vector<float>> owned_;  // exact-mode weights, legacy reorders, vectors
 };
 
+// The f32 loops of the CPU ops (dots, the delta rule, attention) are built for
+// x86-64-v4 (AVX-512), v3 (AVX2 + FMA) and baseline, chosen once at load by
+// the dynamic linker; each machine always runs the same clone, so results
+// stay reproducible on it.
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#define NLM_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NLM_CPU_CLONES
+#endif
+
 namespace cpu {
 // Up to this many tokens a matmul (and the MoE block) dots straight from the
 // packed weight rows; above it, unpacked rows are reused across tokens.
@@ -76,6 +86,9 @@ constexpr int64_t kDecodeMaxTokens = 2;
 // From this many tokens a matmul uses the tile kernel where there is one.
 constexpr int64_t kTileMinTokens = 8;
 // Shared helpers of the CPU op files.
+// Eight independent partial sums (vectorisable, less rounding drift); built
+// per ISA (NLM_CPU_CLONES). Out of line on purpose: inlined into the delta
+// rule's loops over rows, the compiler vectorizes the outer loop with gathers.
 float dot(const float* a, const float* b, int64_t n);
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }

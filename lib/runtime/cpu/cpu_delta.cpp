@@ -51,7 +51,7 @@ void CpuBackend::delta_gates(const float* ba, int64_t n_tokens, const DeltaShape
 namespace {
 
 // One v-head, token by token: S <- exp(g) S; S <- S + beta (v - S k) k^T; o = S q.
-void delta_recurrent(const float* q, const float* k, const float* v, const float* g, const float* beta,
+NLM_CPU_CLONES void delta_recurrent(const float* q, const float* k, const float* v, const float* g, const float* beta,
                      int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d, float* S,
                      float* out) {
   std::vector<float> sk(d);
@@ -77,7 +77,7 @@ void delta_recurrent(const float* q, const float* k, const float* v, const float
 //   o_i = e^{G_i} S0 q_i + sum_{j<=i} e^{G_i - G_j} (q_i . k_j) u_j
 //   S   = e^{G_C} S0 + sum_j e^{G_C - G_j} u_j k_j^T
 // a triangular solve per chunk instead of d x d updates per token.
-void delta_chunked(const float* q, const float* k, const float* v, const float* g, const float* beta,
+NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v, const float* g, const float* beta,
                    int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d, float* S,
                    float* out) {
   constexpr int C = 64;
