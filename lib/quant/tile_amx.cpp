@@ -83,17 +83,22 @@ void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t
     }
     for (int r = 0; r < kTileRows; ++r) _mm512_store_ps(lanes[lane] + r * kTileTokens, acc[r]);
   }
+  // The mins, one independent chain per row (j in order within each).
+  __m512 mins[kTileRows];
+  for (auto& v : mins) v = _mm512_setzero_ps();
+  if (m != nullptr) {
+    for (int64_t j = 0; j < nsub; ++j) {
+      const __m512 sx = _mm512_loadu_ps(sxt + j * kTileTokens);
+      for (int r = 0; r < kTileRows; ++r)
+        mins[r] = _mm512_add_ps(mins[r], _mm512_mul_ps(_mm512_set1_ps(m[r * nsub + j]), sx));
+    }
+  }
   for (int r = 0; r < kTileRows; ++r) {
     __m512 a[8];
     for (int l = 0; l < 8; ++l) a[l] = _mm512_load_ps(lanes[l] + r * kTileTokens);
     __m512 v = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6])),
                              _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7])));
-    if (m != nullptr) {
-      __m512 mins = _mm512_setzero_ps();
-      for (int64_t j = 0; j < nsub; ++j)
-        mins = _mm512_add_ps(mins, _mm512_mul_ps(_mm512_set1_ps(m[r * nsub + j]), _mm512_loadu_ps(sxt + j * kTileTokens)));
-      v = _mm512_sub_ps(v, mins);
-    }
+    if (m != nullptr) v = _mm512_sub_ps(v, mins[r]);
     _mm512_storeu_ps(out + r * kTileTokens, v);
   }
 }

@@ -50,8 +50,9 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
         tile(q.data(), ws.data(), mins ? m.data() : nullptr, b.data() + t * cols * TT, dxt.data() + t * nsub * TT,
              sxt.data() + t * nsub * TT, cols, out);
         const int64_t nt = std::min(TT, n_tokens - t * TT);
-        for (int64_t i = 0; i < nr; ++i)
-          for (int64_t j = 0; j < nt; ++j) y[(t * TT + j) * rows + r0 + i] = out[i * TT + j];
+        // Token-major: each token's 16 results are one contiguous run of y.
+        for (int64_t j = 0; j < nt; ++j)
+          for (int64_t i = 0; i < nr; ++i) y[(t * TT + j) * rows + r0 + i] = out[i * TT + j];
       }
     }
   });
