@@ -71,23 +71,129 @@ NLM_CPU_CLONES void delta_recurrent(const float* q, const float* k, const float*
   }
 }
 
+// Small dense products of the chunked form, on the transposed state St
+// (St[c][r] = S[r][c]), so that every inner loop runs along contiguous rows.
+// Rows of 16 * V floats in V vectors; two output rows share each St load.
+typedef float V16 __attribute__((vector_size(64)));
+// (By reference: a 64-byte vector passed by value changes the ABI on baseline x86-64.)
+inline void load16(V16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
+inline void store16(float* p, const V16& v) { std::memcpy(p, &v, sizeof v); }
+
+// X[i][:] = sum_c A[i][c] * St[c][:] for i < n (A's rows at stride lda): the
+// state applied to n key or query rows.
+template <int V>
+inline void state_times(const float* A, int64_t lda, int n, const float* St, float* X) {
+  constexpr int d = 16 * V;
+  int i = 0;
+  for (; i + 2 <= n; i += 2) {
+    V16 a0[V] = {}, a1[V] = {};
+    const float* r0 = A + i * lda;
+    const float* r1 = r0 + lda;
+    for (int c = 0; c < d; ++c) {
+      const float k0 = r0[c], k1 = r1[c];
+      for (int v = 0; v < V; ++v) {
+        V16 sv;
+        load16(sv, St + c * d + 16 * v);
+        a0[v] += k0 * sv;
+        a1[v] += k1 * sv;
+      }
+    }
+    for (int v = 0; v < V; ++v) {
+      store16(X + i * d + 16 * v, a0[v]);
+      store16(X + (i + 1) * d + 16 * v, a1[v]);
+    }
+  }
+  for (; i < n; ++i) {
+    V16 a0[V] = {};
+    for (int c = 0; c < d; ++c) {
+      for (int v = 0; v < V; ++v) {
+        V16 sv;
+        load16(sv, St + c * d + 16 * v);
+        a0[v] += A[i * lda + c] * sv;
+      }
+    }
+    for (int v = 0; v < V; ++v) store16(X + i * d + 16 * v, a0[v]);
+  }
+}
+
+// St = decay * St + sum_j (coef_j K_j)^T u_j: the state after a chunk.
+template <int V>
+inline void state_update(float* St, float decay, const float* K, int64_t ldk, const float* coef, int n,
+                         const float* U) {
+  constexpr int d = 16 * V;
+  for (int c = 0; c < d; c += 2) {
+    V16 s0[V], s1[V];
+    for (int v = 0; v < V; ++v) {
+      load16(s0[v], St + c * d + 16 * v);
+      load16(s1[v], St + (c + 1) * d + 16 * v);
+      s0[v] *= decay;
+      s1[v] *= decay;
+    }
+    for (int j = 0; j < n; ++j) {
+      const float w0 = coef[j] * K[j * ldk + c], w1 = coef[j] * K[j * ldk + c + 1];
+      for (int v = 0; v < V; ++v) {
+        V16 u;
+        load16(u, U + j * d + 16 * v);
+        s0[v] += w0 * u;
+        s1[v] += w1 * u;
+      }
+    }
+    for (int v = 0; v < V; ++v) {
+      store16(St + c * d + 16 * v, s0[v]);
+      store16(St + (c + 1) * d + 16 * v, s1[v]);
+    }
+  }
+}
+
+// The same two products for any d, plainly.
+inline void state_times_any(const float* A, int64_t lda, int n, const float* St, int d, float* X) {
+  for (int i = 0; i < n; ++i) {
+    float* x = X + static_cast<int64_t>(i) * d;
+    std::fill(x, x + d, 0.0f);
+    for (int c = 0; c < d; ++c)
+      for (int r = 0; r < d; ++r) x[r] += A[i * lda + c] * St[c * d + r];
+  }
+}
+inline void state_update_any(float* St, float decay, const float* K, int64_t ldk, const float* coef, int n,
+                             const float* U, int d) {
+  for (int c = 0; c < d; ++c) {
+    float* srow = St + static_cast<int64_t>(c) * d;
+    for (int r = 0; r < d; ++r) srow[r] *= decay;
+    for (int j = 0; j < n; ++j) {
+      const float w = coef[j] * K[j * ldk + c];
+      for (int r = 0; r < d; ++r) srow[r] += w * U[static_cast<int64_t>(j) * d + r];
+    }
+  }
+}
+
 // One v-head, chunks of C tokens. With G_i the cumulative log decay inside the
 // chunk and S0 the state before it, the recurrence unrolls to
 //   u_i = beta_i (v_i - e^{G_i} S0 k_i - sum_{j<i} e^{G_i - G_j} (k_i . k_j) u_j)
 //   o_i = e^{G_i} S0 q_i + sum_{j<=i} e^{G_i - G_j} (q_i . k_j) u_j
 //   S   = e^{G_C} S0 + sum_j e^{G_C - G_j} u_j k_j^T
-// a triangular solve per chunk instead of d x d updates per token.
+// a triangular solve per chunk instead of d x d updates per token; S0 k_i and
+// S0 q_i for the whole chunk and the new S are small matrix products.
 NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v, const float* g, const float* beta,
-                   int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d, float* S,
-                   float* out) {
+                                  int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d,
+                                  float* S, float* out) {
   constexpr int C = 64;
-  std::vector<float> G(C), u(C * d), kk(C * C), s0k(d);
+  std::vector<float> G(C), u(C * d), kk(C * C), sk(C * d), sq(C * d), coef(C), St(static_cast<size_t>(d) * d);
+  for (int r = 0; r < d; ++r)
+    for (int c = 0; c < d; ++c) St[c * d + r] = S[r * d + c];
+  const bool fast = d == 128;
   for (int64_t c0 = 0; c0 < n_tokens; c0 += C) {
     const int n = static_cast<int>(std::min<int64_t>(C, n_tokens - c0));
     float acc = 0.0f;
     for (int i = 0; i < n; ++i) G[i] = (acc += g[(c0 + i) * gb_stride]);
     auto K = [&](int i) { return k + (c0 + i) * qk_stride; };
     auto Q = [&](int i) { return q + (c0 + i) * qk_stride; };
+    if (fast) {
+      state_times<8>(K(0), qk_stride, n, St.data(), sk.data());
+      state_times<8>(Q(0), qk_stride, n, St.data(), sq.data());
+    } else {
+      state_times_any(K(0), qk_stride, n, St.data(), d, sk.data());
+      state_times_any(Q(0), qk_stride, n, St.data(), d, sq.data());
+    }
     for (int i = 0; i < n; ++i) {
       for (int j = 0; j < i; ++j) kk[i * C + j] = cpu::dot(K(i), K(j), d);
     }
@@ -95,8 +201,9 @@ NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v
       const float b = beta[(c0 + i) * gb_stride];
       const float eg = std::exp(G[i]);
       const float* vi = v + (c0 + i) * v_stride;
+      const float* ski = &sk[i * d];
       float* ui = &u[i * d];
-      for (int r = 0; r < d; ++r) ui[r] = vi[r] - eg * cpu::dot(S + r * d, K(i), d);
+      for (int r = 0; r < d; ++r) ui[r] = vi[r] - eg * ski[r];
       for (int j = 0; j < i; ++j) {
         const float c = std::exp(G[i] - G[j]) * kk[i * C + j];
         const float* uj = &u[j * d];
@@ -107,25 +214,20 @@ NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v
     for (int i = 0; i < n; ++i) {
       float* oi = out + (c0 + i) * v_stride;
       const float eg = std::exp(G[i]);
-      for (int r = 0; r < d; ++r) oi[r] = eg * cpu::dot(S + r * d, Q(i), d);
+      const float* sqi = &sq[i * d];
+      for (int r = 0; r < d; ++r) oi[r] = eg * sqi[r];
       for (int j = 0; j <= i; ++j) {
         const float c = std::exp(G[i] - G[j]) * cpu::dot(Q(i), K(j), d);
         const float* uj = &u[j * d];
         for (int r = 0; r < d; ++r) oi[r] += c * uj[r];
       }
     }
-    const float eg_last = std::exp(G[n - 1]);
-    for (int i = 0; i < d * d; ++i) S[i] *= eg_last;
-    for (int j = 0; j < n; ++j) {
-      const float c = std::exp(G[n - 1] - G[j]);
-      const float* uj = &u[j * d];
-      const float* kj = K(j);
-      for (int r = 0; r < d; ++r) {
-        const float cu = c * uj[r];
-        for (int col = 0; col < d; ++col) S[r * d + col] += cu * kj[col];
-      }
-    }
+    for (int j = 0; j < n; ++j) coef[j] = std::exp(G[n - 1] - G[j]);
+    if (fast) state_update<8>(St.data(), std::exp(G[n - 1]), K(0), qk_stride, coef.data(), n, u.data());
+    else state_update_any(St.data(), std::exp(G[n - 1]), K(0), qk_stride, coef.data(), n, u.data(), d);
   }
+  for (int r = 0; r < d; ++r)
+    for (int c = 0; c < d; ++c) S[r * d + c] = St[c * d + r];
 }
 
 }  // namespace
