@@ -99,8 +99,7 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
 }
 
 TEST_CASE("dot kernels: the tile kernel equals dot_row bit for bit", "[quant][dot]") {
-  const quant::TileDotFn tile = quant::tile_dot();
-  if (tile == nullptr) {
+  if (quant::tile_dot(16) == nullptr) {
     WARN("no tile kernel on this machine (AMX-INT8 absent or not granted): skipped");
     return;
   }
@@ -109,6 +108,8 @@ TEST_CASE("dot kernels: the tile kernel equals dot_row bit for bit", "[quant][do
                         quant::Type::IQ4_NL, quant::Type::Q3_K}) {
     const quant::DotKernels k = quant::dot_kernels(t);
     REQUIRE(k.unpack != nullptr);
+    const quant::TileDotFn tile = quant::tile_dot(k.unit);
+    CHECK(k.unit == (t == quant::Type::Q6_K || t == quant::Type::Q3_K ? 16 : 32));
     const int64_t n = t == quant::Type::Q8_0 || t == quant::Type::IQ4_NL ? 544 : 512;
     const int64_t R = quant::kTileRows, T = quant::kTileTokens;
     const int64_t n_tok = 11;  // a partial token tile

@@ -9,9 +9,11 @@
 // quantization error (the `native` tolerance).
 //
 // Canonical order: every kernel (scalar, AVX2, AVX-512, the AMX tile kernel,
-// fused or unpacked) computes, per unit u of 16 elements, the exact int32
-// sum S_u of q * qx, then acc[u % 8] = fma(float(S_u), dx[u / 2] * ws[u],
-// acc[u % 8]) in unit order, and returns
+// fused or unpacked) computes, per unit u of U elements (U = 16 for types
+// with a scale per 16 elements, Q6_K and Q3_K; U = 32 for the others: the
+// kernels' `unit`), the exact int32 sum S_u of q * qx, then
+// acc[u % 8] = fma(float(S_u), dx[u * U / 32] * ws[u * U / 16], acc[u % 8])
+// in unit order, and returns
 // ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)) minus
 // sum_j m[j] * sx[j] (in j order). So a row's result is bit-identical on every
 // path and ISA: a token's logits never depend on its batch or on the kernel.
@@ -55,6 +57,7 @@ struct DotKernels {
   DotFn dot = nullptr;
   VecDotFn vec_dot = nullptr;
   Dot4Fn dot4 = nullptr;
+  int unit = 16;  // elements per exact integer sum in the canonical order (16 or 32)
 };
 
 // The kernels of a type for an ISA the machine supports (else empty).
@@ -79,9 +82,10 @@ void pack_act_tile(const int8_t* qx, const float* dx, const float* sx, int64_t n
 using TileDotFn = void (*)(const int8_t* q, const float* ws, const float* m, const int8_t* b, const float* dxt,
                            const float* sxt, int64_t n, float* out);
 
-// The AMX tile kernel where the CPU has AMX-INT8 and the OS grants this
-// process the tile state (requested once; NEXTLM_AMX=0 turns it off), else null.
-TileDotFn tile_dot();
+// The AMX tile kernel for a kernels' `unit` (16 or 32) where the CPU has
+// AMX-INT8 and the OS grants this process the tile state (requested once;
+// NEXTLM_AMX=0 turns it off), else null.
+TileDotFn tile_dot(int unit);
 
 namespace detail {
 DotKernels dot_kernels_scalar(Type t);

@@ -36,19 +36,22 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
+// U: elements per unit (16 or 32).
+template <int U>
 void configure_tiles() {
   TileConfig c;
-  c.colsb[0] = 16, c.rows[0] = 16;
-  c.colsb[1] = 64, c.rows[1] = 4;
+  c.colsb[0] = U, c.rows[0] = 16;
+  c.colsb[1] = 64, c.rows[1] = U / 4;
   c.colsb[2] = 64, c.rows[2] = 16;
   c.colsb[3] = 64, c.rows[3] = 16;
   _tile_loadconfig(&c);
 }
 
 // The exact sums of unit u for the 16 x 16 pairs into c (tile 2 or 3 by slot).
+template <int U>
 inline void unit_sums_amx(const int8_t* q, const int8_t* b, int64_t n, int64_t u, int slot, int32_t* c) {
-  _tile_loadd(0, q + 16 * u, n);
-  _tile_loadd(1, b + 64 * 4 * u, 64);
+  _tile_loadd(0, q + U * u, n);
+  _tile_loadd(1, b + 64 * (U / 4) * u, 64);
   if (slot == 0) {
     _tile_zero(2);
     _tile_dpbssd(2, 0, 1);
@@ -60,10 +63,11 @@ inline void unit_sums_amx(const int8_t* q, const int8_t* b, int64_t n, int64_t u
   }
 }
 
+template <int U>
 void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t* b, const float* dxt,
                   const float* sxt, int64_t n, float* out) {
-  configure_tiles();
-  const int64_t nu = n / 16, nsub = n / 32;
+  configure_tiles<U>();
+  const int64_t nu = n / U, nsub = n / 32, nws = n / 16;
   alignas(64) int32_t c[2][kTileRows * kTileTokens];
   alignas(64) float lanes[8][kTileRows * kTileTokens];  // the 8 canonical accumulators, per row and token
   for (int lane = 0; lane < 8; ++lane) {
@@ -71,13 +75,13 @@ void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t
     for (auto& a : acc) a = _mm512_setzero_ps();
     // Units lane, lane + 8, ...: AMX sums unit u + 8 while the float step reads unit u.
     int slot = 0;
-    if (lane < nu) unit_sums_amx(q, b, n, lane, 0, c[0]);
+    if (lane < nu) unit_sums_amx<U>(q, b, n, lane, 0, c[0]);
     for (int64_t u = lane; u < nu; u += 8, slot ^= 1) {
-      if (u + 8 < nu) unit_sums_amx(q, b, n, u + 8, slot ^ 1, c[slot ^ 1]);
-      const __m512 dxv = _mm512_loadu_ps(dxt + (u / 2) * kTileTokens);
+      if (u + 8 < nu) unit_sums_amx<U>(q, b, n, u + 8, slot ^ 1, c[slot ^ 1]);
+      const __m512 dxv = _mm512_loadu_ps(dxt + (u * U / 32) * kTileTokens);
       const int32_t* cs = c[slot];
       for (int r = 0; r < kTileRows; ++r) {
-        const __m512 scale = _mm512_mul_ps(dxv, _mm512_set1_ps(ws[r * nu + u]));
+        const __m512 scale = _mm512_mul_ps(dxv, _mm512_set1_ps(ws[r * nws + u * U / 16]));
         acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(cs + r * kTileTokens)), scale, acc[r]);
       }
     }
@@ -105,7 +109,10 @@ void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t
 
 }  // namespace
 
-TileDotFn tile_dot() { return amx_granted() ? tile_dot_amx : nullptr; }
+TileDotFn tile_dot(int unit) {
+  if (!amx_granted()) return nullptr;
+  return unit == 32 ? tile_dot_amx<32> : tile_dot_amx<16>;
+}
 
 }  // namespace nextlm::quant
 
@@ -117,6 +124,6 @@ TileDotFn tile_dot() { return amx_granted() ? tile_dot_amx : nullptr; }
 #endif
 #else
 namespace nextlm::quant {
-TileDotFn tile_dot() { return nullptr; }
+TileDotFn tile_dot(int) { return nullptr; }
 }  // namespace nextlm::quant
 #endif

@@ -83,7 +83,7 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       });
       return;
     }
-    if (const quant::TileDotFn tile = quant::tile_dot(); tile && n_tokens >= cpu::kTileMinTokens) {
+    if (const quant::TileDotFn tile = quant::tile_dot(k.unit); tile && n_tokens >= cpu::kTileMinTokens) {
       matmul_tiles(k, tile, base, w.row_bytes, rows, cols, qx.data(), dx.data(), sx.data(), n_tokens, y);
       return;
     }
