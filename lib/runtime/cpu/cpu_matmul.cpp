@@ -14,6 +14,20 @@
 
 namespace nextlm::runtime {
 
+namespace {
+// Buffers kept per thread across calls: a fresh large vector faults in all of
+// its pages again on every matmul. Bind them to local references before a
+// parallel_for: inside the job, the name of a thread_local means the worker's.
+struct Scratch {
+  std::vector<int8_t> i8;
+  std::vector<float> f0, f1;
+};
+Scratch& scratch(int slot) {
+  thread_local Scratch s[3];
+  return s[slot];
+}
+}  // namespace
+
 // Prefill with the tile kernel (quant/dot.h): tokens packed 16 at a time once,
 // then each thread unpacks 16 weight rows and runs them against every token
 // tile. Rows past the end are zero (their results are dropped).
@@ -22,8 +36,12 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
                               const float* sx, int64_t n_tokens, float* y) {
   constexpr int64_t TR = quant::kTileRows, TT = quant::kTileTokens;
   const int64_t nsub = cols / 32, n_tt = (n_tokens + TT - 1) / TT;
-  std::vector<int8_t> b(static_cast<size_t>(n_tt * cols * TT));
-  std::vector<float> dxt(static_cast<size_t>(n_tt * nsub * TT)), sxt(dxt.size());
+  Scratch& packed = scratch(1);
+  std::vector<int8_t>& b = packed.i8;
+  std::vector<float>&dxt = packed.f0, &sxt = packed.f1;
+  b.resize(static_cast<size_t>(n_tt * cols * TT));
+  dxt.resize(static_cast<size_t>(n_tt * nsub * TT));
+  sxt.resize(dxt.size());
   pool_.parallel_for(n_tt, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
       quant::pack_act_tile(qx + t * TT * cols, dx + t * TT * nsub, sx + t * TT * nsub, cols,
@@ -31,8 +49,12 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
                            sxt.data() + t * nsub * TT);
   });
   pool_.parallel_for((rows + TR - 1) / TR, 1, [&](int64_t g0, int64_t g1) {
-    std::vector<int8_t> q(static_cast<size_t>(TR * cols));
-    std::vector<float> ws(static_cast<size_t>(TR * (cols / 16))), m(static_cast<size_t>(TR * nsub));
+    Scratch& unpacked = scratch(2);  // this worker's
+    std::vector<int8_t>& q = unpacked.i8;
+    std::vector<float>&ws = unpacked.f0, &m = unpacked.f1;
+    q.assign(static_cast<size_t>(TR * cols), 0);
+    ws.assign(static_cast<size_t>(TR * (cols / 16)), 0.0f);
+    m.assign(static_cast<size_t>(TR * nsub), 0.0f);
     float out[TR * TT];
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * TR, nr = std::min(TR, rows - r0);
@@ -67,8 +89,12 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
     // unpacked once to int8 codes and dotted with every token; rows go in
     // tiles so a token's activations stay in L1 across the tile.
     const int64_t nsub = cols / 32;
-    std::vector<int8_t> qx(static_cast<size_t>(n_tokens * cols));
-    std::vector<float> dx(static_cast<size_t>(n_tokens * nsub)), sx(dx.size());
+    Scratch& act = scratch(0);
+    std::vector<int8_t>& qx = act.i8;
+    std::vector<float>&dx = act.f0, &sx = act.f1;
+    qx.resize(static_cast<size_t>(n_tokens * cols));
+    dx.resize(static_cast<size_t>(n_tokens * nsub));
+    sx.resize(dx.size());
     pool_.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t)
         quant::quantize_act_q8(x + t * cols, cols, qx.data() + t * cols, dx.data() + t * nsub, sx.data() + t * nsub);
