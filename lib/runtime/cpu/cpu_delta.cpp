@@ -79,40 +79,41 @@ typedef float V16 __attribute__((vector_size(64)));
 inline void load16(V16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
 inline void store16(float* p, const V16& v) { std::memcpy(p, &v, sizeof v); }
 
-// X[i][:] = sum_c A[i][c] * St[c][:] for i < n (A's rows at stride lda): the
-// state applied to n key or query rows.
+// X[i][:] = sum_{c < kdim} A[i][c] * B[c][:] for i < n, with A's rows at
+// stride lda and B's and X's rows 16 * V floats wide: the state applied to key
+// or query rows, key-key and query-key products, weights times u rows.
 template <int V>
-inline void state_times(const float* A, int64_t lda, int n, const float* St, float* X) {
-  constexpr int d = 16 * V;
+inline void mat_times(const float* A, int64_t lda, int n, int kdim, const float* B, float* X) {
+  constexpr int w = 16 * V;
   int i = 0;
   for (; i + 2 <= n; i += 2) {
     V16 a0[V] = {}, a1[V] = {};
     const float* r0 = A + i * lda;
     const float* r1 = r0 + lda;
-    for (int c = 0; c < d; ++c) {
+    for (int c = 0; c < kdim; ++c) {
       const float k0 = r0[c], k1 = r1[c];
       for (int v = 0; v < V; ++v) {
-        V16 sv;
-        load16(sv, St + c * d + 16 * v);
-        a0[v] += k0 * sv;
-        a1[v] += k1 * sv;
+        V16 bv;
+        load16(bv, B + c * w + 16 * v);
+        a0[v] += k0 * bv;
+        a1[v] += k1 * bv;
       }
     }
     for (int v = 0; v < V; ++v) {
-      store16(X + i * d + 16 * v, a0[v]);
-      store16(X + (i + 1) * d + 16 * v, a1[v]);
+      store16(X + i * w + 16 * v, a0[v]);
+      store16(X + (i + 1) * w + 16 * v, a1[v]);
     }
   }
   for (; i < n; ++i) {
     V16 a0[V] = {};
-    for (int c = 0; c < d; ++c) {
+    for (int c = 0; c < kdim; ++c) {
       for (int v = 0; v < V; ++v) {
-        V16 sv;
-        load16(sv, St + c * d + 16 * v);
-        a0[v] += A[i * lda + c] * sv;
+        V16 bv;
+        load16(bv, B + c * w + 16 * v);
+        a0[v] += A[i * lda + c] * bv;
       }
     }
-    for (int v = 0; v < V; ++v) store16(X + i * d + 16 * v, a0[v]);
+    for (int v = 0; v < V; ++v) store16(X + i * w + 16 * v, a0[v]);
   }
 }
 
@@ -181,6 +182,7 @@ NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v
   for (int r = 0; r < d; ++r)
     for (int c = 0; c < d; ++c) St[c * d + r] = S[r * d + c];
   const bool fast = d == 128;
+  std::vector<float> kt(fast ? static_cast<size_t>(d) * C : 0), qk(C * C), cm(C * C), ou(C * d);
   for (int64_t c0 = 0; c0 < n_tokens; c0 += C) {
     const int n = static_cast<int>(std::min<int64_t>(C, n_tokens - c0));
     float acc = 0.0f;
@@ -188,14 +190,21 @@ NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v
     auto K = [&](int i) { return k + (c0 + i) * qk_stride; };
     auto Q = [&](int i) { return q + (c0 + i) * qk_stride; };
     if (fast) {
-      state_times<8>(K(0), qk_stride, n, St.data(), sk.data());
-      state_times<8>(Q(0), qk_stride, n, St.data(), sq.data());
+      mat_times<8>(K(0), qk_stride, n, d, St.data(), sk.data());
+      mat_times<8>(Q(0), qk_stride, n, d, St.data(), sq.data());
+      // k_i . k_j and q_i . k_j for the whole chunk against the transposed keys.
+      std::fill(kt.begin(), kt.end(), 0.0f);
+      for (int j = 0; j < n; ++j)
+        for (int c = 0; c < d; ++c) kt[c * C + j] = K(j)[c];
+      mat_times<4>(K(0), qk_stride, n, d, kt.data(), kk.data());
+      mat_times<4>(Q(0), qk_stride, n, d, kt.data(), qk.data());
     } else {
       state_times_any(K(0), qk_stride, n, St.data(), d, sk.data());
       state_times_any(Q(0), qk_stride, n, St.data(), d, sq.data());
-    }
-    for (int i = 0; i < n; ++i) {
-      for (int j = 0; j < i; ++j) kk[i * C + j] = cpu::dot(K(i), K(j), d);
+      for (int i = 0; i < n; ++i) {
+        for (int j = 0; j < i; ++j) kk[i * C + j] = cpu::dot(K(i), K(j), d);
+        for (int j = 0; j <= i; ++j) qk[i * C + j] = cpu::dot(Q(i), K(j), d);
+      }
     }
     for (int i = 0; i < n; ++i) {
       const float b = beta[(c0 + i) * gb_stride];
@@ -211,16 +220,24 @@ NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v
       }
       for (int r = 0; r < d; ++r) ui[r] *= b;
     }
+    // o_i = e^{G_i} S0 q_i + sum_{j<=i} cm[i][j] u_j, cm lower-triangular.
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < n; ++j) cm[i * C + j] = j <= i ? std::exp(G[i] - G[j]) * qk[i * C + j] : 0.0f;
+    }
+    if (fast) {
+      mat_times<8>(cm.data(), C, n, n, u.data(), ou.data());
+    } else {
+      for (int i = 0; i < n; ++i) {
+        float* oi = &ou[i * d];
+        std::fill(oi, oi + d, 0.0f);
+        for (int j = 0; j <= i; ++j)
+          for (int r = 0; r < d; ++r) oi[r] += cm[i * C + j] * u[j * d + r];
+      }
+    }
     for (int i = 0; i < n; ++i) {
       float* oi = out + (c0 + i) * v_stride;
       const float eg = std::exp(G[i]);
-      const float* sqi = &sq[i * d];
-      for (int r = 0; r < d; ++r) oi[r] = eg * sqi[r];
-      for (int j = 0; j <= i; ++j) {
-        const float c = std::exp(G[i] - G[j]) * cpu::dot(Q(i), K(j), d);
-        const float* uj = &u[j * d];
-        for (int r = 0; r < d; ++r) oi[r] += c * uj[r];
-      }
+      for (int r = 0; r < d; ++r) oi[r] = eg * sq[i * d + r] + ou[i * d + r];
     }
     for (int j = 0; j < n; ++j) coef[j] = std::exp(G[n - 1] - G[j]);
     if (fast) state_update<8>(St.data(), std::exp(G[n - 1]), K(0), qk_stride, coef.data(), n, u.data());

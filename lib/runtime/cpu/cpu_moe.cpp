@@ -183,7 +183,9 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
     de.resize(n * n_embd);
     matmul(gate, mat, xe.data(), n, ge.data());
     matmul(up, mat, xe.data(), n, ue.data());
-    for (size_t i = 0; i < ge.size(); ++i) ge[i] = cpu::silu(ge[i]) * ue[i];
+    pool_.parallel_for(static_cast<int64_t>(ge.size()), 4096, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) ge[i] = cpu::silu(ge[i]) * ue[i];
+    });
     matmul(down, mat, ge.data(), n, de.data());
   };
   const int e0 = m.expert_first, e1 = m.expert_first + m.local_experts();
