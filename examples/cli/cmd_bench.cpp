@@ -1,6 +1,6 @@
 // `nextlm bench MODEL -p 512 -n 128 -d 0,4096 [--threads N] [--cache-type-k T]
 //  [--cache-type-v T] [--ubatch N] [--json] [--device cpu|cuda[:N]] [--devices D,D --split layer|tensor
-//  --tensor-split R,R --cpu-moe N]`: prompt processing (pp) and
+//  --tensor-split R,R --cpu-moe N] [--no-warmup]`: after one untimed warm-up prompt, prompt processing (pp) and
 // generation (tg) speed at each context depth, the weight bytes a generated
 // token reads and the bandwidth that implies, and peak memory. On one CUDA
 // device it also measures the device's read bandwidth and gives each tg row
@@ -148,7 +148,7 @@ int cmd_bench(int argc, char** argv) {
   Args args(argc, argv,
             {"p", "n", "d", "threads", "cache-type-k", "cache-type-v", "ubatch", "seed", "device", "devices", "split",
              "tensor-split", "cpu-moe"},
-            {"json"});
+            {"json", "no-warmup"});
   if (args.positionals().size() != 1) throw UsageError{"expected one MODEL path"};
   const int64_t n_prompt = args.get_int("p", 512), n_gen = args.get_int("n", 128);
   const int64_t ubatch = args.get_int("ubatch", 512);
@@ -225,6 +225,13 @@ int cmd_bench(int argc, char** argv) {
     fmt::print("{:>8} {:>8} {:>10} {:>10} {:>12}", "test", "depth", "tokens/s", "GB/s", "peak MiB");
     if (device_gbs > 0) fmt::print(" {:>12} {:>10} {:>10}", "MiB/token", "roof t/s", "% of roof");
     fmt::print("\n");
+  }
+  if (!args.has("no-warmup")) {
+    // One untimed prompt and token first, as the reference engine's bench does:
+    // the first pass faults the mapped weights in and sizes the scratch buffers.
+    auto warm = model.new_sequence(std::max(n_prompt, int64_t{1}) + 2, types);
+    if (n_prompt > 0) run(*warm, random_tokens(n_prompt), ubatch);
+    run(*warm, random_tokens(1), 1);
   }
   for (int64_t depth : depths) {
     const int64_t n_ctx = depth + std::max(n_prompt, n_gen) + 1;
