@@ -79,17 +79,29 @@ typedef float V16 __attribute__((vector_size(64)));
 inline void load16(V16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
 inline void store16(float* p, const V16& v) { std::memcpy(p, &v, sizeof v); }
 
-// X[i][:] = sum_{c < kdim} A[i][c] * B[c][:] for i < n, with A's rows at
-// stride lda and B's and X's rows 16 * V floats wide: the state applied to key
-// or query rows, key-key and query-key products, weights times u rows.
+// X[i][:] = x0 * X0[i][:] + sum_{c < kdim} A[i][c] * B[c][:] for i < n (no
+// X0 term when X0 is null; X0 may be X), with A's rows at stride lda and the
+// rows of B, X0 and X 16 * V floats wide: the state applied to key or query
+// rows, key-key and query-key products, weights times u rows, the new state.
 template <int V>
-inline void mat_times(const float* A, int64_t lda, int n, int kdim, const float* B, float* X) {
+inline void mat_times(const float* A, int64_t lda, int n, int kdim, const float* B, float* X,
+                      const float* X0 = nullptr, float x0 = 0.0f) {
   constexpr int w = 16 * V;
-  int i = 0;
-  for (; i + 2 <= n; i += 2) {
+  for (int i = 0; i < n; i += 2) {
+    const bool two = i + 1 < n;  // rows i and i + 1 share each load of B
     V16 a0[V] = {}, a1[V] = {};
+    if (X0 != nullptr) {
+      for (int v = 0; v < V; ++v) {
+        load16(a0[v], X0 + i * w + 16 * v);
+        a0[v] *= x0;
+        if (two) {
+          load16(a1[v], X0 + (i + 1) * w + 16 * v);
+          a1[v] *= x0;
+        }
+      }
+    }
     const float* r0 = A + i * lda;
-    const float* r1 = r0 + lda;
+    const float* r1 = two ? r0 + lda : r0;
     for (int c = 0; c < kdim; ++c) {
       const float k0 = r0[c], k1 = r1[c];
       for (int v = 0; v < V; ++v) {
@@ -101,49 +113,19 @@ inline void mat_times(const float* A, int64_t lda, int n, int kdim, const float*
     }
     for (int v = 0; v < V; ++v) {
       store16(X + i * w + 16 * v, a0[v]);
-      store16(X + (i + 1) * w + 16 * v, a1[v]);
+      if (two) store16(X + (i + 1) * w + 16 * v, a1[v]);
     }
-  }
-  for (; i < n; ++i) {
-    V16 a0[V] = {};
-    for (int c = 0; c < kdim; ++c) {
-      for (int v = 0; v < V; ++v) {
-        V16 bv;
-        load16(bv, B + c * w + 16 * v);
-        a0[v] += A[i * lda + c] * bv;
-      }
-    }
-    for (int v = 0; v < V; ++v) store16(X + i * w + 16 * v, a0[v]);
   }
 }
 
-// St = decay * St + sum_j (coef_j K_j)^T u_j: the state after a chunk.
+// St = decay * St + W^T U with W[j][c] = coef_j K_j[c]: the state after a chunk.
 template <int V>
 inline void state_update(float* St, float decay, const float* K, int64_t ldk, const float* coef, int n,
-                         const float* U) {
+                         const float* U, float* wt /* 16 V rows of ldw */, int ldw) {
   constexpr int d = 16 * V;
-  for (int c = 0; c < d; c += 2) {
-    V16 s0[V], s1[V];
-    for (int v = 0; v < V; ++v) {
-      load16(s0[v], St + c * d + 16 * v);
-      load16(s1[v], St + (c + 1) * d + 16 * v);
-      s0[v] *= decay;
-      s1[v] *= decay;
-    }
-    for (int j = 0; j < n; ++j) {
-      const float w0 = coef[j] * K[j * ldk + c], w1 = coef[j] * K[j * ldk + c + 1];
-      for (int v = 0; v < V; ++v) {
-        V16 u;
-        load16(u, U + j * d + 16 * v);
-        s0[v] += w0 * u;
-        s1[v] += w1 * u;
-      }
-    }
-    for (int v = 0; v < V; ++v) {
-      store16(St + c * d + 16 * v, s0[v]);
-      store16(St + (c + 1) * d + 16 * v, s1[v]);
-    }
-  }
+  for (int c = 0; c < d; ++c)
+    for (int j = 0; j < n; ++j) wt[c * ldw + j] = coef[j] * K[j * ldk + c];
+  mat_times<V>(wt, ldw, d, n, U, St, St, decay);
 }
 
 // The same two products for any d, plainly.
@@ -240,7 +222,7 @@ NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v
       for (int r = 0; r < d; ++r) oi[r] = eg * sq[i * d + r] + ou[i * d + r];
     }
     for (int j = 0; j < n; ++j) coef[j] = std::exp(G[n - 1] - G[j]);
-    if (fast) state_update<8>(St.data(), std::exp(G[n - 1]), K(0), qk_stride, coef.data(), n, u.data());
+    if (fast) state_update<8>(St.data(), std::exp(G[n - 1]), K(0), qk_stride, coef.data(), n, u.data(), kt.data(), C);
     else state_update_any(St.data(), std::exp(G[n - 1]), K(0), qk_stride, coef.data(), n, u.data(), d);
   }
   for (int r = 0; r < d; ++r)
