@@ -1,11 +1,13 @@
 // Persistent worker threads for the CPU backend: ops split their work with
 // parallel_for instead of creating threads per op. Work is handed out in
 // chunks from an atomic counter (a thread delayed by the OS holds up no one);
-// idle threads may poll briefly (NEXTLM_POOL_SPIN_US) before sleeping on a
+// idle threads poll briefly (50 us unless the pool has more threads than the
+// process has CPUs; NEXTLM_POOL_SPIN_US overrides) before sleeping on a
 // condition variable.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -36,6 +38,7 @@ class ThreadPool {
   void worker(int index);
   void run_share(int index);
 
+  std::chrono::microseconds spin_;  // how long idle threads poll before sleeping
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable start_cv_, done_cv_;
