@@ -63,6 +63,14 @@ inline void unit_sums_amx(const int8_t* q, const int8_t* b, int64_t n, int64_t u
   }
 }
 
+// The canonical final sum (dot.h) of row r's 8 lane accumulators, 16 tokens at once.
+inline __m512 tree8(const float (*lanes)[kTileRows * kTileTokens], int r) {
+  __m512 a[8];
+  for (int l = 0; l < 8; ++l) a[l] = _mm512_load_ps(lanes[l] + r * kTileTokens);
+  return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6])),
+                       _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7])));
+}
+
 template <int U>
 void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t* b, const float* dxt,
                   const float* sxt, int64_t n, float* out) {
@@ -87,22 +95,23 @@ void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t
     }
     for (int r = 0; r < kTileRows; ++r) _mm512_store_ps(lanes[lane] + r * kTileTokens, acc[r]);
   }
-  // The mins, one independent chain per row (j in order within each).
-  __m512 mins[kTileRows];
-  for (auto& v : mins) v = _mm512_setzero_ps();
+  // The mins in the same 8 lanes (j % 8, j in order within each), then the same tree.
+  alignas(64) float mlanes[8][kTileRows * kTileTokens];
   if (m != nullptr) {
-    for (int64_t j = 0; j < nsub; ++j) {
-      const __m512 sx = _mm512_loadu_ps(sxt + j * kTileTokens);
-      for (int r = 0; r < kTileRows; ++r)
-        mins[r] = _mm512_add_ps(mins[r], _mm512_mul_ps(_mm512_set1_ps(m[r * nsub + j]), sx));
+    for (int lane = 0; lane < 8; ++lane) {
+      __m512 mins[kTileRows];
+      for (auto& v : mins) v = _mm512_setzero_ps();
+      for (int64_t j = lane; j < nsub; j += 8) {
+        const __m512 sx = _mm512_loadu_ps(sxt + j * kTileTokens);
+        for (int r = 0; r < kTileRows; ++r)
+          mins[r] = _mm512_add_ps(mins[r], _mm512_mul_ps(_mm512_set1_ps(m[r * nsub + j]), sx));
+      }
+      for (int r = 0; r < kTileRows; ++r) _mm512_store_ps(mlanes[lane] + r * kTileTokens, mins[r]);
     }
   }
   for (int r = 0; r < kTileRows; ++r) {
-    __m512 a[8];
-    for (int l = 0; l < 8; ++l) a[l] = _mm512_load_ps(lanes[l] + r * kTileTokens);
-    __m512 v = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[4]), _mm512_add_ps(a[2], a[6])),
-                             _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7])));
-    if (m != nullptr) v = _mm512_sub_ps(v, mins[r]);
+    __m512 v = tree8(lanes, r);
+    if (m != nullptr) v = _mm512_sub_ps(v, tree8(mlanes, r));
     _mm512_storeu_ps(out + r * kTileTokens, v);
   }
 }
