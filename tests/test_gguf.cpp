@@ -165,6 +165,15 @@ TEST_CASE("gguf: every fixture GGUF parses", "[gguf][fixtures]") {
   auto f = gguf::GgufFile::open(test::fixture("models/tiny-qwen3next-iq3_m.gguf"), {.use_mmap = false});
   CHECK(f->get_int("qwen3next.block_count") == 8);
   CHECK(f->tensors().size() > 100);
+  // Read into memory (2 MiB pages where the OS allows), the bytes are the mapped file's.
+  auto mapped = gguf::GgufFile::open(test::fixture("models/tiny-qwen3next-iq3_m.gguf"));
+  REQUIRE(mapped->tensors().size() == f->tensors().size());
+  for (size_t i = 0; i < f->tensors().size(); ++i) {
+    const auto& a = f->tensors()[i];
+    const auto& b = mapped->tensors()[i];
+    REQUIRE(a.n_bytes == b.n_bytes);
+    CHECK(std::memcmp(a.data, b.data, a.n_bytes) == 0);
+  }
 }
 
 TEST_CASE("gguf: open reports missing files", "[gguf]") {

@@ -1,6 +1,6 @@
 // `nextlm bench MODEL -p 512 -n 128 -d 0,4096 [--threads N] [--cache-type-k T]
 //  [--cache-type-v T] [--ubatch N] [--json] [--device cpu|cuda[:N]] [--devices D,D --split layer|tensor
-//  --tensor-split R,R --cpu-moe N] [--no-warmup]`: after one untimed warm-up prompt, prompt processing (pp) and
+//  --tensor-split R,R --cpu-moe N] [--no-warmup] [--no-mmap]`: after one untimed warm-up prompt, prompt processing (pp) and
 // generation (tg) speed at each context depth, the weight bytes a generated
 // token reads and the bandwidth that implies, and peak memory. On one CUDA
 // device it also measures the device's read bandwidth and gives each tg row
@@ -148,7 +148,7 @@ int cmd_bench(int argc, char** argv) {
   Args args(argc, argv,
             {"p", "n", "d", "threads", "cache-type-k", "cache-type-v", "ubatch", "seed", "device", "devices", "split",
              "tensor-split", "cpu-moe"},
-            {"json", "no-warmup"});
+            {"json", "no-warmup", "no-mmap"});
   if (args.positionals().size() != 1) throw UsageError{"expected one MODEL path"};
   const int64_t n_prompt = args.get_int("p", 512), n_gen = args.get_int("n", 128);
   const int64_t ubatch = args.get_int("ubatch", 512);
@@ -159,7 +159,7 @@ int cmd_bench(int argc, char** argv) {
   types.k = quant::cache_type_from_name(args.get("cache-type-k", "f16"));
   types.v = quant::cache_type_from_name(args.get("cache-type-v", "f16"));
 
-  auto file = gguf::GgufFile::open(args.positionals()[0]);
+  auto file = gguf::GgufFile::open(args.positionals()[0], {.use_mmap = !args.has("no-mmap")});
   // --device D is the one-device form of --devices D,...
   if (args.has("device") && args.has("devices")) throw UsageError{"give --device or --devices, not both"};
   const runtime::Topology topo =
