@@ -6,6 +6,7 @@
 // device it also measures the device's read bandwidth and gives each tg row
 // its roofline: bandwidth / (weights + KV cache + recurrent state per token).
 #include <fmt/format.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -117,10 +118,15 @@ NLM_CPU_CLONES uint64_t xor_stream(const uint64_t* p, size_t n) {
 // The machine's streaming-read bandwidth in GB/s: `threads` threads each read
 // their share of a 512 MiB buffer (larger than any cache); best of 5 passes.
 double streaming_read_gbs(int threads) {
-  const size_t n = (512u << 20) / sizeof(uint64_t);
-  std::vector<uint64_t> storage(n + 8);
-  // 64-byte aligned, so that no vector load straddles two cache lines.
-  uint64_t* data = storage.data() + (8 - (reinterpret_cast<uintptr_t>(storage.data()) / 8) % 8) % 8;
+  const size_t bytes = size_t{512} << 20, n = bytes / sizeof(uint64_t);
+  // Page-aligned anonymous memory asked for 2 MiB pages: the machine's best
+  // case (TLB misses of 4 KiB pages cost ~15% here).
+  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return 0.0;
+#ifdef MADV_HUGEPAGE
+  ::madvise(mem, bytes, MADV_HUGEPAGE);
+#endif
+  auto* data = static_cast<uint64_t*>(mem);
   for (size_t i = 0; i < n; ++i) data[i] = i * 0x9E3779B97F4A7C15ULL;
   double best = 0.0;
   std::vector<uint64_t> sink(static_cast<size_t>(threads));
@@ -139,6 +145,7 @@ double streaming_read_gbs(int threads) {
   }
   volatile uint64_t keep = 0;
   for (uint64_t v : sink) keep = keep ^ v;
+  ::munmap(mem, bytes);
   return best;
 }
 
