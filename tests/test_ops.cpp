@@ -297,6 +297,32 @@ TEST_CASE("ops: matmul with every weight type equals dequantize-then-multiply", 
   }
 }
 
+TEST_CASE("ops: a token's matmul result has the same bits alone and in any batch", "[ops]") {
+  // Decode (packed rows), the tile kernel (AMX where granted) or dot4, and
+  // the row kernel all follow quant/dot.h's canonical order.
+  CpuBackend b(2);
+  util::Rng rng(8);
+  const int64_t cols = 512, rows = 37;
+  for (quant::Type t : {quant::Type::Q4_K, quant::Type::Q6_K, quant::Type::IQ3_S, quant::Type::Q8_0,
+                        quant::Type::IQ4_XS, quant::Type::Q5_K}) {
+    INFO("type " << quant::type_info(t).name);
+    const size_t rb = quant::row_bytes(t, cols);
+    std::vector<uint8_t> w(rb * rows);
+    for (int64_t r = 0; r < rows; ++r) quant::fill_random_row(t, rng, w.data() + r * rb, cols, 0.5f);
+    runtime::Weight wt = b.prepare_weight(t, w.data(), cols, rows, 1, runtime::ComputeMode::kNative);
+    for (int64_t T : {2, 3, 5, 20}) {
+      INFO("tokens " << T);
+      auto x = random_vec(rng, T * cols);
+      std::vector<float> y(T * rows), one(rows);
+      b.matmul(wt, 0, x.data(), T, y.data());
+      for (int64_t k = 0; k < T; ++k) {
+        b.matmul(wt, 0, x.data() + k * cols, 1, one.data());
+        for (int64_t r = 0; r < rows; ++r) REQUIRE(y[k * rows + r] == one[r]);
+      }
+    }
+  }
+}
+
 TEST_CASE("ops: thread pool covers every index once and rethrows", "[ops]") {
   runtime::ThreadPool pool(3);
   std::vector<int> hits(1000, 0);

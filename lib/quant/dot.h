@@ -84,7 +84,7 @@ using TileDotFn = void (*)(const int8_t* q, const float* ws, const float* m, con
 
 // The AMX tile kernel for a kernels' `unit` (16 or 32) where the CPU has
 // AMX-INT8 and the OS grants this process the tile state (requested once;
-// NEXTLM_AMX=0 turns it off), else null.
+// NEXTLM_AMX=0, or NEXTLM_CPU_ISA below avx512, turns it off), else null.
 TileDotFn tile_dot(int unit);
 
 namespace detail {

@@ -119,7 +119,8 @@ void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t
 }  // namespace
 
 TileDotFn tile_dot(int unit) {
-  if (!amx_granted()) return nullptr;
+  // Its float step is AVX-512: NEXTLM_CPU_ISA below avx512 turns it off too.
+  if (!amx_granted() || active_isa() != Isa::kAvx512) return nullptr;
   return unit == 32 ? tile_dot_amx<32> : tile_dot_amx<16>;
 }
 
