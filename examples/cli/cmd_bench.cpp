@@ -26,6 +26,7 @@
 #include "runtime/cpu/cpu_backend.h"
 #include "model/placement.h"
 #include "runtime/devices.h"
+#include "util/mapped_file.h"
 #include "util/rng.h"
 
 namespace nextlm::cli {
@@ -119,14 +120,10 @@ NLM_CPU_CLONES uint64_t xor_stream(const uint64_t* p, size_t n) {
 // their share of a 512 MiB buffer (larger than any cache); best of 5 passes.
 double streaming_read_gbs(int threads) {
   const size_t bytes = size_t{512} << 20, n = bytes / sizeof(uint64_t);
-  // Page-aligned anonymous memory asked for 2 MiB pages: the machine's best
-  // case (TLB misses of 4 KiB pages cost ~15% here).
-  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) return 0.0;
-#ifdef MADV_HUGEPAGE
-  ::madvise(mem, bytes, MADV_HUGEPAGE);
-#endif
-  auto* data = static_cast<uint64_t*>(mem);
+  // On 2 MiB pages: the machine's best case (TLB misses of 4 KiB pages cost ~15% here).
+  const util::HugeMapping mem = util::map_huge(bytes);
+  if (mem.data == nullptr) return 0.0;
+  auto* data = reinterpret_cast<uint64_t*>(mem.data);
   for (size_t i = 0; i < n; ++i) data[i] = i * 0x9E3779B97F4A7C15ULL;
   double best = 0.0;
   std::vector<uint64_t> sink(static_cast<size_t>(threads));
@@ -145,7 +142,7 @@ double streaming_read_gbs(int threads) {
   }
   volatile uint64_t keep = 0;
   for (uint64_t v : sink) keep = keep ^ v;
-  ::munmap(mem, bytes);
+  ::munmap(mem.data, mem.len);
   return best;
 }
 

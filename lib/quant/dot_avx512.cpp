@@ -36,12 +36,7 @@
 #define NLM_DOT_CORE 2
 #define NLM_DOT_ENTRY dot_kernels_avx512
 #include "quant/dot_kernels.inc"
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+#include "quant/isa_target_pop.inc"
 #else
 namespace nextlm::quant::detail {
 DotKernels dot_kernels_avx512(Type) { return {}; }

@@ -1,10 +1,9 @@
 // The tile kernel of dot.h (TileDotFn) with AMX-INT8: 16 rows x 16 tokens per
-// call. For each unit of 16 elements one TDPBSSD gives the exact int32 sums of
-// all 256 (row, token) pairs; AVX-512 then does the canonical float step with
+// call. For each canonical unit (16 or 32 elements) one TDPBSSD gives the exact
+// int32 sums of all 256 (row, token) pairs; AVX-512 then does the canonical float step with
 // the 16 tokens of a row in one vector. Compiled by target pragma and called
 // only where amx_granted() (cpu_features.h) says the OS allows the tiles.
 #include <cstdint>
-#include <cstring>
 
 #include "quant/cpu_features.h"
 #include "quant/dot.h"
@@ -25,10 +24,10 @@
 namespace nextlm::quant {
 namespace {
 
-// The tile palette: tmm0 = 16 weight rows x one unit (16 bytes each), tmm1 =
-// the unit's activations (4 rows of 16 tokens x 4 bytes), tmm2 and tmm3 = two
-// 16 x 16 int32 results (alternating, so one unit's sums are read while the
-// next unit's are computed).
+// The tile palette for units of U elements: tmm0 = 16 weight rows x one unit
+// (U bytes each), tmm1 = the unit's activations (U / 4 rows of 16 tokens x 4
+// bytes), tmm2 and tmm3 = two 16 x 16 int32 results (alternating, so one
+// unit's sums are read while the next unit's are computed).
 struct alignas(64) TileConfig {
   uint8_t palette = 1, start_row = 0;
   uint8_t reserved[14] = {};
@@ -36,7 +35,6 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// U: elements per unit (16 or 32).
 template <int U>
 void configure_tiles() {
   TileConfig c;
@@ -126,12 +124,7 @@ TileDotFn tile_dot(int unit) {
 
 }  // namespace nextlm::quant
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+#include "quant/isa_target_pop.inc"
 #else
 namespace nextlm::quant {
 TileDotFn tile_dot(int) { return nullptr; }

@@ -29,6 +29,17 @@ struct Fd {
 
 }  // namespace
 
+HugeMapping map_huge(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t len = (bytes + kHuge - 1) / kHuge * kHuge;
+  void* mem = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return {};
+#ifdef MADV_HUGEPAGE
+  ::madvise(mem, len, MADV_HUGEPAGE);
+#endif
+  return {static_cast<uint8_t*>(mem), len};
+}
+
 MappedFile MappedFile::open(const std::string& path, bool use_mmap) {
   Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (fd.fd < 0) fail(path, "cannot open");
@@ -49,30 +60,24 @@ MappedFile MappedFile::open(const std::string& path, bool use_mmap) {
     f.map_len_ = f.size_;
     return f;
   }
-  // Anonymous memory asked for 2 MiB pages: weights read at every token then
-  // cost one TLB entry per 2 MiB instead of per 4 KiB.
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t len = (f.size_ + kHuge - 1) / kHuge * kHuge;
-  void* mem = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) fail(path, "cannot allocate memory for");
-#ifdef MADV_HUGEPAGE
-  ::madvise(mem, len, MADV_HUGEPAGE);  // advice only: without THP the pages stay small
-#endif
-  auto* dst = static_cast<uint8_t*>(mem);
+  // On 2 MiB pages, weights read at every token cost one TLB entry per 2 MiB
+  // instead of per 4 KiB.
+  const HugeMapping mem = map_huge(f.size_);
+  if (mem.data == nullptr) fail(path, "cannot allocate memory for");
   size_t done = 0;
   while (done < f.size_) {
-    ssize_t n = ::read(fd.fd, dst + done, f.size_ - done);
+    ssize_t n = ::read(fd.fd, mem.data + done, f.size_ - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 || n == 0) {
-      ::munmap(mem, len);
+      ::munmap(mem.data, mem.len);
       if (n < 0) fail(path, "read failed");
       throw Error(ErrorCode::kIo, path + ": file shrank while reading");
     }
     done += static_cast<size_t>(n);
   }
-  ::mprotect(mem, len, PROT_READ);  // read-only like the mapped form
-  f.data_ = dst;
-  f.map_len_ = len;
+  ::mprotect(mem.data, mem.len, PROT_READ);  // read-only like the mapped form
+  f.data_ = mem.data;
+  f.map_len_ = mem.len;
   return f;
 }
 

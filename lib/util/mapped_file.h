@@ -7,9 +7,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 namespace nextlm::util {
+
+// Anonymous read-write memory of at least `bytes`, in whole 2 MiB pages and
+// advised to use them (the OS may decline: then the pages stay small).
+// `data` is null on failure; release with munmap(data, len).
+struct HugeMapping {
+  uint8_t* data = nullptr;
+  size_t len = 0;
+};
+HugeMapping map_huge(size_t bytes);
 
 class MappedFile {
  public:

@@ -118,34 +118,17 @@ inline void mat_times(const float* A, int64_t lda, int n, int kdim, const float*
   }
 }
 
-// St = decay * St + W^T U with W[j][c] = coef_j K_j[c]: the state after a chunk.
-template <int V>
-inline void state_update(float* St, float decay, const float* K, int64_t ldk, const float* coef, int n,
-                         const float* U, float* wt /* 16 V rows of ldw */, int ldw) {
-  constexpr int d = 16 * V;
-  for (int c = 0; c < d; ++c)
-    for (int j = 0; j < n; ++j) wt[c * ldw + j] = coef[j] * K[j * ldk + c];
-  mat_times<V>(wt, ldw, d, n, U, St, St, decay);
-}
-
-// The same two products for any d, plainly.
-inline void state_times_any(const float* A, int64_t lda, int n, const float* St, int d, float* X) {
+// mat_times for any row width w: the vector form where w is 64 or 128 (the
+// chunk width and Qwen3-Next's head size), else the same sums plainly.
+inline void mat_mul(const float* A, int64_t lda, int n, int kdim, const float* B, int w, float* X,
+                    const float* X0 = nullptr, float x0 = 0.0f) {
+  if (w == 128) return mat_times<8>(A, lda, n, kdim, B, X, X0, x0);
+  if (w == 64) return mat_times<4>(A, lda, n, kdim, B, X, X0, x0);
   for (int i = 0; i < n; ++i) {
-    float* x = X + static_cast<int64_t>(i) * d;
-    std::fill(x, x + d, 0.0f);
-    for (int c = 0; c < d; ++c)
-      for (int r = 0; r < d; ++r) x[r] += A[i * lda + c] * St[c * d + r];
-  }
-}
-inline void state_update_any(float* St, float decay, const float* K, int64_t ldk, const float* coef, int n,
-                             const float* U, int d) {
-  for (int c = 0; c < d; ++c) {
-    float* srow = St + static_cast<int64_t>(c) * d;
-    for (int r = 0; r < d; ++r) srow[r] *= decay;
-    for (int j = 0; j < n; ++j) {
-      const float w = coef[j] * K[j * ldk + c];
-      for (int r = 0; r < d; ++r) srow[r] += w * U[static_cast<int64_t>(j) * d + r];
-    }
+    float* x = X + static_cast<int64_t>(i) * w;
+    for (int r = 0; r < w; ++r) x[r] = X0 != nullptr ? x0 * X0[static_cast<int64_t>(i) * w + r] : 0.0f;
+    for (int c = 0; c < kdim; ++c)
+      for (int r = 0; r < w; ++r) x[r] += A[i * lda + c] * B[static_cast<int64_t>(c) * w + r];
   }
 }
 
@@ -160,34 +143,24 @@ NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v
                                   int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d,
                                   float* S, float* out) {
   constexpr int C = 64;
-  std::vector<float> G(C), u(C * d), kk(C * C), sk(C * d), sq(C * d), coef(C), St(static_cast<size_t>(d) * d);
+  std::vector<float> G(C), u(C * d), sk(C * d), sq(C * d), kk(C * C), qk(C * C), cm(C * C), ou(C * d), coef(C);
+  std::vector<float> St(static_cast<size_t>(d) * d), kt(static_cast<size_t>(d) * C);
   for (int r = 0; r < d; ++r)
     for (int c = 0; c < d; ++c) St[c * d + r] = S[r * d + c];
-  const bool fast = d == 128;
-  std::vector<float> kt(fast ? static_cast<size_t>(d) * C : 0), qk(C * C), cm(C * C), ou(C * d);
   for (int64_t c0 = 0; c0 < n_tokens; c0 += C) {
     const int n = static_cast<int>(std::min<int64_t>(C, n_tokens - c0));
     float acc = 0.0f;
     for (int i = 0; i < n; ++i) G[i] = (acc += g[(c0 + i) * gb_stride]);
-    auto K = [&](int i) { return k + (c0 + i) * qk_stride; };
-    auto Q = [&](int i) { return q + (c0 + i) * qk_stride; };
-    if (fast) {
-      mat_times<8>(K(0), qk_stride, n, d, St.data(), sk.data());
-      mat_times<8>(Q(0), qk_stride, n, d, St.data(), sq.data());
-      // k_i . k_j and q_i . k_j for the whole chunk against the transposed keys.
-      std::fill(kt.begin(), kt.end(), 0.0f);
-      for (int j = 0; j < n; ++j)
-        for (int c = 0; c < d; ++c) kt[c * C + j] = K(j)[c];
-      mat_times<4>(K(0), qk_stride, n, d, kt.data(), kk.data());
-      mat_times<4>(Q(0), qk_stride, n, d, kt.data(), qk.data());
-    } else {
-      state_times_any(K(0), qk_stride, n, St.data(), d, sk.data());
-      state_times_any(Q(0), qk_stride, n, St.data(), d, sq.data());
-      for (int i = 0; i < n; ++i) {
-        for (int j = 0; j < i; ++j) kk[i * C + j] = cpu::dot(K(i), K(j), d);
-        for (int j = 0; j <= i; ++j) qk[i * C + j] = cpu::dot(Q(i), K(j), d);
-      }
-    }
+    const float* K = k + c0 * qk_stride;
+    const float* Q = q + c0 * qk_stride;
+    // S0 k_i and S0 q_i; k_i . k_j and q_i . k_j against the transposed keys.
+    mat_mul(K, qk_stride, n, d, St.data(), d, sk.data());
+    mat_mul(Q, qk_stride, n, d, St.data(), d, sq.data());
+    std::fill(kt.begin(), kt.end(), 0.0f);
+    for (int j = 0; j < n; ++j)
+      for (int c = 0; c < d; ++c) kt[c * C + j] = K[j * qk_stride + c];
+    mat_mul(K, qk_stride, n, d, kt.data(), C, kk.data());
+    mat_mul(Q, qk_stride, n, d, kt.data(), C, qk.data());
     for (int i = 0; i < n; ++i) {
       const float b = beta[(c0 + i) * gb_stride];
       const float eg = std::exp(G[i]);
@@ -206,24 +179,17 @@ NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v
     for (int i = 0; i < n; ++i) {
       for (int j = 0; j < n; ++j) cm[i * C + j] = j <= i ? std::exp(G[i] - G[j]) * qk[i * C + j] : 0.0f;
     }
-    if (fast) {
-      mat_times<8>(cm.data(), C, n, n, u.data(), ou.data());
-    } else {
-      for (int i = 0; i < n; ++i) {
-        float* oi = &ou[i * d];
-        std::fill(oi, oi + d, 0.0f);
-        for (int j = 0; j <= i; ++j)
-          for (int r = 0; r < d; ++r) oi[r] += cm[i * C + j] * u[j * d + r];
-      }
-    }
+    mat_mul(cm.data(), C, n, n, u.data(), d, ou.data());
     for (int i = 0; i < n; ++i) {
       float* oi = out + (c0 + i) * v_stride;
       const float eg = std::exp(G[i]);
       for (int r = 0; r < d; ++r) oi[r] = eg * sq[i * d + r] + ou[i * d + r];
     }
+    // St = e^{G_n} St + W^T U with W[j][c] = e^{G_n - G_j} k_j[c] (in kt, now free).
     for (int j = 0; j < n; ++j) coef[j] = std::exp(G[n - 1] - G[j]);
-    if (fast) state_update<8>(St.data(), std::exp(G[n - 1]), K(0), qk_stride, coef.data(), n, u.data(), kt.data(), C);
-    else state_update_any(St.data(), std::exp(G[n - 1]), K(0), qk_stride, coef.data(), n, u.data(), d);
+    for (int c = 0; c < d; ++c)
+      for (int j = 0; j < n; ++j) kt[c * C + j] = coef[j] * K[j * qk_stride + c];
+    mat_mul(kt.data(), C, d, n, u.data(), d, St.data(), St.data(), std::exp(G[n - 1]));
   }
   for (int r = 0; r < d; ++r)
     for (int c = 0; c < d; ++c) S[r * d + c] = St[c * d + r];

@@ -26,6 +26,23 @@ Scratch& scratch(int slot) {
   thread_local Scratch s[3];
   return s[slot];
 }
+
+// This thread's buffers for `rows` unpacked rows of `cols` (quant/dot.h layout).
+Scratch& unpack_scratch(int64_t rows, int64_t cols) {
+  Scratch& s = scratch(2);
+  s.i8.resize(static_cast<size_t>(rows * cols));
+  s.f0.resize(static_cast<size_t>(rows * (cols / 16)));
+  s.f1.resize(static_cast<size_t>(rows * (cols / 32)));
+  return s;
+}
+
+// Rows r0 .. r0 + nr of a weight matrix unpacked into s (row i at i * cols).
+void unpack_rows(const quant::DotKernels& k, const uint8_t* base, int64_t row_bytes, int64_t r0, int64_t nr,
+                 int64_t cols, Scratch& s) {
+  for (int64_t i = 0; i < nr; ++i)
+    k.unpack(base + (r0 + i) * row_bytes, cols, s.i8.data() + i * cols, s.f0.data() + i * (cols / 16),
+             s.f1.data() + i * (cols / 32));
+}
 }  // namespace
 
 // Prefill with the tile kernel (quant/dot.h): tokens packed 16 at a time once,
@@ -49,18 +66,13 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
                            sxt.data() + t * nsub * TT);
   });
   pool_.parallel_for((rows + TR - 1) / TR, 1, [&](int64_t g0, int64_t g1) {
-    Scratch& unpacked = scratch(2);  // this worker's
+    Scratch& unpacked = unpack_scratch(TR, cols);  // this worker's
     std::vector<int8_t>& q = unpacked.i8;
     std::vector<float>&ws = unpacked.f0, &m = unpacked.f1;
-    q.assign(static_cast<size_t>(TR * cols), 0);
-    ws.assign(static_cast<size_t>(TR * (cols / 16)), 0.0f);
-    m.assign(static_cast<size_t>(TR * nsub), 0.0f);
     float out[TR * TT];
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * TR, nr = std::min(TR, rows - r0);
-      for (int64_t i = 0; i < nr; ++i)
-        k.unpack(base + (r0 + i) * row_bytes, cols, q.data() + i * cols, ws.data() + i * (cols / 16),
-                 m.data() + i * nsub);
+      unpack_rows(k, base, row_bytes, r0, nr, cols, unpacked);
       if (nr < TR) {
         std::fill(q.begin() + nr * cols, q.end(), int8_t{0});
         std::fill(ws.begin() + nr * (cols / 16), ws.end(), 0.0f);
@@ -116,13 +128,12 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
     constexpr int64_t kTile = 16;
     pool_.parallel_for(rows, 8, [&](int64_t r0, int64_t r1) {
       const int64_t tile = std::min<int64_t>(kTile, r1 - r0);
-      std::vector<int8_t> q(static_cast<size_t>(tile * cols));
-      std::vector<float> ws(static_cast<size_t>(tile * (cols / 16))), m(static_cast<size_t>(tile * nsub));
+      Scratch& unpacked = unpack_scratch(tile, cols);  // this worker's
+      const std::vector<int8_t>& q = unpacked.i8;
+      const std::vector<float>&ws = unpacked.f0, &m = unpacked.f1;
       for (int64_t rb = r0; rb < r1; rb += tile) {
         const int64_t nr = std::min(tile, r1 - rb);
-        for (int64_t i = 0; i < nr; ++i)
-          k.unpack(base + (rb + i) * w.row_bytes, cols, q.data() + i * cols, ws.data() + i * (cols / 16),
-                   m.data() + i * nsub);
+        unpack_rows(k, base, w.row_bytes, rb, nr, cols, unpacked);
         int64_t t = 0;
         for (; k.dot4 && t + 4 <= n_tokens; t += 4) {
           float out[4];
