@@ -66,6 +66,9 @@ typedef struct nlm_model_params {
   const char* split;
   const char* tensor_split;
   int32_t cpu_moe;
+  /* Copy the weights the CPU computes with from the mapping into 2 MiB pages
+   * (default true: faster CPU decode); false uses them in place. */
+  bool cpu_huge_pages;
 } nlm_model_params;
 
 nlm_model_params nlm_model_default_params(void);

@@ -92,7 +92,7 @@ const char* nlm_version(void) { return "0.1.0"; }
 const char* nlm_last_error(void) { return g_last_error.c_str(); }
 
 nlm_model_params nlm_model_default_params(void) {
-  return nlm_model_params{0, true, nullptr, nullptr, nullptr, nullptr, nullptr, 0};
+  return nlm_model_params{0, true, nullptr, nullptr, nullptr, nullptr, nullptr, 0, true};
 }
 
 nlm_status nlm_model_load(const char* path, const nlm_model_params* params, nlm_model** out) {
@@ -108,6 +108,7 @@ nlm_status nlm_model_load(const char* path, const nlm_model_params* params, nlm_
     if (p.split && *p.split) mp.split = p.split;
     if (p.tensor_split) mp.tensor_split = p.tensor_split;
     mp.cpu_moe = p.cpu_moe;
+    mp.cpu_huge_pages = p.cpu_huge_pages;
     if (p.progress) {
       mp.progress = [cb = p.progress, ud = p.progress_user_data](float f) { return cb(f, ud); };
     }

@@ -78,7 +78,7 @@ PYBIND11_MODULE(_native, m) {
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
       .def(py::init([](const std::string& path, int n_threads, bool use_mmap, bool exact, py::object progress,
                        const std::string& devices, const std::string& split, const std::string& tensor_split,
-                       int cpu_moe) {
+                       int cpu_moe, bool cpu_huge_pages) {
              ModelParams p;
              p.n_threads = n_threads;
              p.use_mmap = use_mmap;
@@ -87,6 +87,7 @@ PYBIND11_MODULE(_native, m) {
              p.split = split;
              p.tensor_split = tensor_split;
              p.cpu_moe = cpu_moe;
+             p.cpu_huge_pages = cpu_huge_pages;
              if (!progress.is_none()) {
                p.progress = [progress](float f) {
                  py::gil_scoped_acquire gil;
@@ -99,7 +100,7 @@ PYBIND11_MODULE(_native, m) {
            }),
            py::arg("path"), py::arg("n_threads") = 0, py::arg("use_mmap") = true, py::arg("exact") = false,
            py::arg("progress") = py::none(), py::arg("devices") = "", py::arg("split") = "layer",
-           py::arg("tensor_split") = "", py::arg("cpu_moe") = 0)
+           py::arg("tensor_split") = "", py::arg("cpu_moe") = 0, py::arg("cpu_huge_pages") = true)
       .def_property_readonly("n_vocab", &Model::n_vocab)
       .def_property_readonly("n_ctx_train", &Model::n_ctx_train)
       .def_property_readonly("n_layer", &Model::n_layer)

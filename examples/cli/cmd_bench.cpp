@@ -1,6 +1,6 @@
 // `nextlm bench MODEL -p 512 -n 128 -d 0,4096 [--threads N] [--cache-type-k T]
 //  [--cache-type-v T] [--ubatch N] [--json] [--device cpu|cuda[:N]] [--devices D,D --split layer|tensor
-//  --tensor-split R,R --cpu-moe N] [--no-warmup] [--no-mmap]`: after one untimed warm-up prompt, prompt processing (pp) and
+//  --tensor-split R,R --cpu-moe N] [--no-warmup] [--no-mmap] [--no-huge-pages]`: after one untimed warm-up prompt, prompt processing (pp) and
 // generation (tg) speed at each context depth, the weight bytes a generated
 // token reads and the bandwidth that implies, and peak memory. On one CUDA
 // device it also measures the device's read bandwidth and gives each tg row
@@ -152,7 +152,7 @@ int cmd_bench(int argc, char** argv) {
   Args args(argc, argv,
             {"p", "n", "d", "threads", "cache-type-k", "cache-type-v", "ubatch", "seed", "device", "devices", "split",
              "tensor-split", "cpu-moe"},
-            {"json", "no-warmup", "no-mmap"});
+            {"json", "no-warmup", "no-mmap", "no-huge-pages"});
   if (args.positionals().size() != 1) throw UsageError{"expected one MODEL path"};
   const int64_t n_prompt = args.get_int("p", 512), n_gen = args.get_int("n", 128);
   const int64_t ubatch = args.get_int("ubatch", 512);
@@ -174,6 +174,7 @@ int cmd_bench(int argc, char** argv) {
   sizing.n_batch = ubatch;
   sizing.cache_k = types.k;
   sizing.cache_v = types.v;
+  sizing.cpu_huge_pages = !args.has("no-huge-pages");
   model::PlacedModel placed = model::load_placed(*file, topo, threads, runtime::ComputeMode::kNative, sizing);
   model::Qwen3NextModel& model = *placed.model;
   // The device's read bandwidth, measured once the model is loaded (so

@@ -10,7 +10,7 @@ const char* const kServerUsage =
     "usage: nextlm-server -m MODEL [--ctx N (per slot)] [--slots N] [--queue N] [--host 127.0.0.1] [--port 8080]\n"
     "  [--api-key KEY] [--alias NAME] [--threads N] [--cache-type-k T] [--cache-type-v T] [--batch N]\n"
     "  [--device D | --devices cpu:0,cpu:1|cuda:0,... [--split layer] [--tensor-split 1,1]] [--cpu-moe N]\n"
-    "  [--max-body BYTES] [--no-mmap] [--parse-special-in-input] [--test-reply TEXT (tests only)]";
+    "  [--max-body BYTES] [--no-mmap] [--no-huge-pages] [--parse-special-in-input] [--test-reply TEXT (tests only)]";
 
 ServerOptions parse_server_options(int argc, char** argv) {
   using cli::UsageError;
@@ -18,7 +18,7 @@ ServerOptions parse_server_options(int argc, char** argv) {
                  {"m", "model", "ctx", "cache-type-k", "cache-type-v", "device", "devices", "split", "tensor-split",
                   "cpu-moe", "threads", "slots", "host", "port", "queue", "api-key", "alias", "batch", "max-body",
                   "test-reply"},
-                 {"no-mmap", "parse-special-in-input", "help", "h"});
+                 {"no-mmap", "no-huge-pages", "parse-special-in-input", "help", "h"});
   if (args.has("help") || args.has("h")) throw UsageError{""};
   ServerOptions o;
   o.model_path = args.get("model", args.get("m"));
@@ -37,6 +37,7 @@ ServerOptions parse_server_options(int argc, char** argv) {
   o.model.cpu_moe = static_cast<int>(args.get_int("cpu-moe", 0));
   o.model.n_threads = static_cast<int>(args.get_int("threads", 0));
   o.model.use_mmap = !args.has("no-mmap");
+  o.model.cpu_huge_pages = !args.has("no-huge-pages");
   if (o.model.n_threads < 0 || o.model.n_threads > 1024) throw UsageError{"--threads out of range"};
 
   o.session.n_ctx = args.get_int("ctx", 4096);

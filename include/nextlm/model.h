@@ -33,6 +33,11 @@ struct ModelParams {
   int64_t n_ctx_hint = 4096;  // context the placement is sized for
   int n_threads = 0;           // 0: one per hardware thread
   bool use_mmap = true;        // map the file (weights paged in lazily) or read it into memory
+  // Weights the CPU computes with are copied from the mapping into 2 MiB
+  // pages (about 1.6x faster CPU decode: fewer TLB misses; their file pages
+  // are released as they are copied). false: used in place, shared with
+  // other processes through the page cache.
+  bool cpu_huge_pages = true;
   bool exact = false;          // dequantize every weight to f32 at load (testing; much more memory)
   // Called with the fraction loaded (0..1); returning false cancels the load,
   // which then throws nextlm::Error(ErrorCode::kCancelled).

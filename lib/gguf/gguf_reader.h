@@ -56,6 +56,9 @@ class GgufFile {
   uint32_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
   uint64_t file_size() const { return size_; }
+  bool is_mapped() const { return file_.is_mapped(); }
+  const uint8_t* mapped_data() const { return file_.is_mapped() ? file_.data() : nullptr; }
+  void release_pages() const noexcept { file_.release_pages(); }  // util::MappedFile::release_pages
 
   const std::vector<MetadataEntry>& metadata() const { return metadata_; }
   const Value* find(std::string_view key) const;  // nullptr when absent

@@ -5,7 +5,9 @@
 #include <algorithm>
 
 #include "nextlm/error.h"
+#include "runtime/cpu/cpu_backend.h"
 #include "runtime/devices.h"
+#include "util/mapped_file.h"
 
 namespace nextlm::model {
 
@@ -49,7 +51,22 @@ PlacedModel load_placed(const gguf::GgufFile& file, const runtime::Topology& top
     layout.expert_backend = p.expert_backend.get();
     layout.cpu_moe_layers = static_cast<int>(std::min<int64_t>(topo.cpu_moe_layers, config.n_layer));
   }
+  // Copies of mapped weights for the CPU backends (PlanRequest::cpu_huge_pages);
+  // exact mode makes its own f32 copies anyway.
+  bool copied = false;
+  if (sizing.cpu_huge_pages && file.is_mapped() && mode == runtime::ComputeMode::kNative &&
+      util::huge_pages_available()) {
+    std::vector<runtime::Backend*> all = layout.backends;
+    if (layout.expert_backend) all.push_back(layout.expert_backend);
+    for (runtime::Backend* b : all) {
+      if (auto* cpu = dynamic_cast<runtime::CpuBackend*>(b)) {
+        cpu->set_huge_page_weights(file.mapped_data(), file.file_size());
+        copied = true;
+      }
+    }
+  }
   p.model = std::make_unique<Qwen3NextModel>(file, std::move(layout), mode, progress);
+  if (copied) file.release_pages();
   return p;
 }
 

@@ -51,6 +51,7 @@ std::shared_ptr<Model> Model::load(const std::string& path, const ModelParams& p
                                                           params.split, params.tensor_split, "", params.cpu_moe);
   model::PlanRequest sizing;
   sizing.n_ctx = params.n_ctx_hint;
+  sizing.cpu_huge_pages = params.cpu_huge_pages;
   model::PlacedModel placed =
       model::load_placed(*impl->file, topo, threads,
                          params.exact ? runtime::ComputeMode::kExact : runtime::ComputeMode::kNative, sizing,

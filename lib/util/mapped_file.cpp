@@ -40,6 +40,21 @@ HugeMapping map_huge(size_t bytes) {
   return {static_cast<uint8_t*>(mem), len};
 }
 
+bool huge_pages_available() {
+  static const bool available = [] {
+    Fd fd{::open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC)};
+    if (fd.fd < 0) return false;
+    char buf[128] = {};
+    if (::read(fd.fd, buf, sizeof buf - 1) <= 0) return false;
+    return std::strstr(buf, "[always]") != nullptr || std::strstr(buf, "[madvise]") != nullptr;
+  }();
+  return available;
+}
+
+void MappedFile::release_pages() const noexcept {
+  if (mapped_ && data_ && map_len_ != 0) ::madvise(const_cast<uint8_t*>(data_), map_len_, MADV_DONTNEED);
+}
+
 MappedFile MappedFile::open(const std::string& path, bool use_mmap) {
   Fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (fd.fd < 0) fail(path, "cannot open");

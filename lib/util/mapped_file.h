@@ -19,6 +19,10 @@ struct HugeMapping {
 };
 HugeMapping map_huge(size_t bytes);
 
+// Whether the OS gives anonymous memory 2 MiB pages when asked
+// (transparent huge pages "always" or "madvise").
+bool huge_pages_available();
+
 class MappedFile {
  public:
   // Throws nextlm::Error(kIo) naming the path and the OS error.
@@ -35,6 +39,10 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
   bool is_mapped() const { return mapped_; }
+  // A mapped file: drops this process's page mappings (the data stays in the
+  // page cache and faults back in on the next read), so weights copied
+  // elsewhere stop counting twice in its resident memory. No-op otherwise.
+  void release_pages() const noexcept;
 
  private:
   void reset() noexcept;

@@ -28,7 +28,8 @@ _GEN_KEYS = ("max_tokens", "temperature", "top_k", "top_p", "min_p", "repeat_pen
 class Model(_native.Model):
     """A loaded GGUF model. Keyword arguments: n_threads, use_mmap, exact, progress(fraction) -> bool,
     devices ("cuda:0,cuda:1", "cpu:0,cpu:1"), split ("layer" or "tensor"), tensor_split ("1,1"),
-    cpu_moe (routed experts of the first N layers on the CPU)."""
+    cpu_moe (routed experts of the first N layers on the CPU), cpu_huge_pages (copy CPU weights into
+    2 MiB pages; default True)."""
 
     def tokenize_chat(self, messages, tools=None, add_generation_prompt=True, template_vars=None,
                       parse_special_in_input=False):

@@ -3,8 +3,14 @@
 #include <cmath>
 #include <cstring>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+
 #include "nextlm/error.h"
 #include "quant/dequant.h"
+#include "util/mapped_file.h"
 
 namespace nextlm::runtime {
 
@@ -44,6 +50,41 @@ NLM_CPU_CLONES float dot(const float* a, const float* b, int64_t n) {
 
 CpuBackend::CpuBackend(int n_threads) : pool_(n_threads) {}
 
+CpuBackend::~CpuBackend() {
+  for (const HugeChunk& c : huge_) ::munmap(c.data, c.len);
+}
+
+const void* CpuBackend::copy_to_huge_pages(const void* src, size_t bytes) {
+  constexpr size_t kAlign = 64, kChunk = size_t{256} << 20;
+  const size_t need = (bytes + kAlign - 1) / kAlign * kAlign;
+  if (huge_.empty() || huge_.back().len - huge_.back().used < need) {
+    const util::HugeMapping m = util::map_huge(std::max(need, kChunk));
+    if (m.data == nullptr) throw Error(ErrorCode::kOutOfMemory, "no memory for a copy of the CPU weights");
+    huge_.push_back({m.data, m.len, 0});
+  }
+  HugeChunk& c = huge_.back();
+  uint8_t* dst = c.data + c.used;
+  c.used += need;
+  // In parallel: the source pages fault in from the file as they are read.
+  constexpr int64_t kPiece = int64_t{1} << 20;
+  const auto* s = static_cast<const uint8_t*>(src);
+  pool_.parallel_for((static_cast<int64_t>(bytes) + kPiece - 1) / kPiece, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const size_t off = static_cast<size_t>(p * kPiece);
+      std::memcpy(dst + off, s + off, std::min<size_t>(kPiece, bytes - off));
+    }
+  });
+  // Whole pages of the source inside the file mapping: dropping them is safe
+  // (they fault back in from the file) and keeps the peak resident memory down.
+  if (s >= mapped_ && s + bytes <= mapped_ + mapped_len_) {
+    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t b = (reinterpret_cast<uintptr_t>(s) + page - 1) / page * page;
+    const uintptr_t e = (reinterpret_cast<uintptr_t>(s) + bytes) / page * page;
+    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+  }
+  return dst;
+}
+
 std::unique_ptr<Buffer> CpuBackend::alloc(size_t bytes) { return std::make_unique<HostBuffer>(bytes); }
 
 Weight CpuBackend::prepare_weight(quant::Type type, const void* file_data, int64_t cols, int64_t rows, int64_t n_mats,
@@ -65,6 +106,9 @@ Weight CpuBackend::prepare_weight(quant::Type type, const void* file_data, int64
   } else {
     w.type = type;
     w.data = file_data;
+    if (huge_page_weights_) {
+      w.data = copy_to_huge_pages(file_data, quant::row_bytes(type, cols) * static_cast<size_t>(rows * n_mats));
+    }
   }
   w.row_bytes = quant::row_bytes(w.type, cols);
   w.matrix_bytes = w.row_bytes * static_cast<size_t>(rows);

@@ -16,6 +16,16 @@ namespace nextlm::runtime {
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int n_threads);
+  ~CpuBackend() override;
+  // From now on prepare_weight copies weights into memory on 2 MiB pages it
+  // owns (PlanRequest::cpu_huge_pages) instead of using them in place. Sources
+  // inside the read-only file mapping [mapped, mapped + mapped_len) have their
+  // pages released once copied, so the weights are not resident twice.
+  void set_huge_page_weights(const void* mapped, size_t mapped_len) {
+    huge_page_weights_ = true;
+    mapped_ = static_cast<const uint8_t*>(mapped);
+    mapped_len_ = mapped_len;
+  }
   const char* name() const override { return "cpu"; }
   int n_threads() const { return pool_.size(); }
 
@@ -67,6 +77,16 @@ class CpuBackend final : public Backend {
 
   ThreadPool pool_;
   std::deque<std::vector<float>> owned_;  // exact-mode weights, legacy reorders, vectors
+  // Copies on 2 MiB pages: chunks handed out front to back.
+  const void* copy_to_huge_pages(const void* src, size_t bytes);
+  struct HugeChunk {
+    uint8_t* data;
+    size_t len, used;
+  };
+  std::vector<HugeChunk> huge_;
+  bool huge_page_weights_ = false;
+  const uint8_t* mapped_ = nullptr;
+  size_t mapped_len_ = 0;
 };
 
 // The f32 loops of the CPU ops (dots, the delta rule, attention) are built for
