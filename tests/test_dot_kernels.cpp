@@ -86,7 +86,9 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
         }
         // The fused form straight from the packed row.
         REQUIRE(k.vec_dot != nullptr);
-        const float f = k.vec_dot(w.data(), qx.data(), dx.data(), sx.data(), n);
+        std::vector<int8_t> laid = qx;  // in the kernel's own order where it has one
+        if (k.vec_dot_layout) k.vec_dot_layout(qx.data(), n, laid.data());
+        const float f = k.vec_dot(w.data(), laid.data(), dx.data(), sx.data(), n);
         CHECK(f == r);  // bit-identical to unpack + dot_row
         // The canonical order (dot.h) makes every ISA agree bit for bit.
         if (isa == quant::Isa::kScalar) scalar = r;
@@ -168,6 +170,12 @@ TEST_CASE("dot kernels: feature detection is consistent", "[quant][dot]") {
   const quant::CpuFeatures& f = quant::cpu_features();
   if (f.avx512) CHECK(f.avx2);
   if (f.avx512vnni) CHECK(f.avx512);
+  if (f.avx512vbmi) CHECK(f.avx512vnni);
+  // IQ3_S decodes with byte permutes (and its own activation order) exactly where VBMI is there,
+  // so the kernel tests above cover that form on such machines.
+  if (f.avx512vnni) {
+    CHECK((quant::dot_kernels(quant::Type::IQ3_S, quant::Isa::kAvx512).vec_dot_layout != nullptr) == f.avx512vbmi);
+  }
   CHECK(quant::isa_supported(quant::Isa::kScalar));
   CHECK(quant::isa_supported(quant::active_isa()));
 }

@@ -45,7 +45,7 @@ CpuFeatures detect() {
   const bool avx2 = l7[1] & (1u << 5);
   const bool avx512f = l7[1] & (1u << 16), avx512dq = l7[1] & (1u << 17), avx512bw = l7[1] & (1u << 30),
              avx512vl = l7[1] & (1u << 31);
-  const bool vnni = l7[2] & (1u << 11);
+  const bool vnni = l7[2] & (1u << 11), vbmi = l7[2] & (1u << 1), bitalg = l7[2] & (1u << 12);
   unsigned l71[4] = {};
   if (l7[0] >= 1) cpuid(7, 1, l71);
   const bool bf16 = l71[0] & (1u << 5);
@@ -53,6 +53,7 @@ CpuFeatures detect() {
   f.avx512 = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl;
   f.avx512vnni = f.avx512 && vnni;
   f.avx512bf16 = f.avx512 && bf16;
+  f.avx512vbmi = f.avx512vnni && vbmi && bitalg;
   const bool amx_tile = l7[3] & (1u << 24), amx_int8 = l7[3] & (1u << 25);
   const bool tile_os = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
   f.amx_int8 = f.avx512vnni && amx_tile && amx_int8 && tile_os;

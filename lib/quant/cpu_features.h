@@ -15,6 +15,7 @@ struct CpuFeatures {
   bool avx512 = false;    // AVX-512 F/BW/VL/DQ, ZMM + opmask state enabled
   bool avx512vnni = false;
   bool avx512bf16 = false;
+  bool avx512vbmi = false;  // VBMI (byte permutes) and BITALG (bit shuffles), with avx512vnni
   bool amx_int8 = false;  // AMX-TILE + AMX-INT8 advertised and XTILECFG/XTILEDATA in XCR0
 };
 

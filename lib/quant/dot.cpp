@@ -35,7 +35,11 @@ DotKernels dot_kernels(Type t, Isa isa) {
   switch (isa) {
     case Isa::kScalar: return detail::dot_kernels_scalar(t);
     case Isa::kAvx2: return detail::dot_kernels_avx2(t);
-    case Isa::kAvx512: return detail::dot_kernels_avx512(t);
+    case Isa::kAvx512: {
+      DotKernels k = detail::dot_kernels_avx512(t);
+      if (cpu_features().avx512vbmi) detail::add_vbmi_kernels(t, k);
+      return k;
+    }
   }
   return {};
 }

@@ -50,6 +50,9 @@ using Dot4Fn = void (*)(const int8_t* q, const float* ws, const float* m, const 
                         const float* sx, int64_t n, int64_t stride, float* out);
 
 using QuantizeFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s);
+// Reorders n q8 activations (n a multiple of 256) for a kernel that reads them
+// in its own order (DotKernels::vec_dot_layout).
+using ActLayoutFn = void (*)(const int8_t* qx, int64_t n, int8_t* out);
 
 struct DotKernels {
   QuantizeFn quantize = nullptr;  // quantize_act_q8 for this ISA (the same bytes on every ISA)
@@ -57,6 +60,9 @@ struct DotKernels {
   DotFn dot = nullptr;
   VecDotFn vec_dot = nullptr;
   Dot4Fn dot4 = nullptr;
+  // When set, vec_dot reads the activations in its own order: the caller
+  // passes vec_dot_layout(qx) (n bytes) instead of qx; dx and sx are unchanged.
+  ActLayoutFn vec_dot_layout = nullptr;
   int unit = 16;  // elements per exact integer sum in the canonical order (16 or 32)
 };
 
@@ -91,6 +97,9 @@ namespace detail {
 DotKernels dot_kernels_scalar(Type t);
 DotKernels dot_kernels_avx2(Type t);
 DotKernels dot_kernels_avx512(Type t);
+// AVX-512 VBMI + BITALG forms that replace dot_kernels_avx512's where the CPU
+// has them (IQ3_S: grid lookups by byte permutes instead of gathers).
+void add_vbmi_kernels(Type t, DotKernels& k);
 }  // namespace detail
 
 }  // namespace nextlm::quant

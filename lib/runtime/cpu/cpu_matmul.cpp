@@ -23,7 +23,7 @@ struct Scratch {
   std::vector<float> f0, f1;
 };
 Scratch& scratch(int slot) {
-  thread_local Scratch s[3];
+  thread_local Scratch s[4];
   return s[slot];
 }
 
@@ -113,11 +113,18 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
     });
     if (k.vec_dot && n_tokens <= cpu::kDecodeMaxTokens) {
       // Decode: an unpacked row would not be reused, so dot straight from the packed row.
+      const int8_t* qa = qx.data();
+      if (k.vec_dot_layout) {  // the kernel's own activation order, made once per token
+        std::vector<int8_t>& laid = scratch(3).i8;
+        laid.resize(qx.size());
+        for (int64_t t = 0; t < n_tokens; ++t) k.vec_dot_layout(qx.data() + t * cols, cols, laid.data() + t * cols);
+        qa = laid.data();
+      }
       pool_.parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r)
           for (int64_t t = 0; t < n_tokens; ++t)
-            y[t * rows + r] = k.vec_dot(base + r * w.row_bytes, qx.data() + t * cols, dx.data() + t * nsub,
-                                        sx.data() + t * nsub, cols);
+            y[t * rows + r] =
+                k.vec_dot(base + r * w.row_bytes, qa + t * cols, dx.data() + t * nsub, sx.data() + t * nsub, cols);
       });
       return;
     }

@@ -8,6 +8,7 @@
 // the same order, so its results are bit-identical to the general path.
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <numeric>
 #include <vector>
 
@@ -37,15 +38,27 @@ void route(const float* logits, int n_expert, int k, int* chosen, float* weights
   }
 }
 
-// q8 activations of one row (quant/dot.h).
+// q8 activations of one row (quant/dot.h), and the same codes in the order
+// of each kernel that reads its own (DotKernels::vec_dot_layout), made on
+// first use; the deque keeps earlier copies in place.
 struct QRow {
   std::vector<int8_t> q;
   std::vector<float> d, s;
+  std::deque<std::pair<quant::ActLayoutFn, std::vector<int8_t>>> laid;
   void set(const float* x, int64_t n) {
     q.resize(static_cast<size_t>(n));
     d.resize(static_cast<size_t>(n / 32));
     s.resize(d.size());
     quant::quantize_act_q8(x, n, q.data(), d.data(), s.data());
+    laid.clear();
+  }
+  const int8_t* codes_for(quant::ActLayoutFn layout) {
+    if (layout == nullptr) return q.data();
+    for (auto& [fn, codes] : laid)
+      if (fn == layout) return codes.data();
+    auto& [fn, codes] = laid.emplace_back(layout, std::vector<int8_t>(q.size()));
+    layout(q.data(), static_cast<int64_t>(q.size()), codes.data());
+    return codes.data();
   }
 };
 
@@ -54,12 +67,14 @@ struct Segment {
   const Weight* w;
   int64_t mat;
   const QRow* act;
+  const int8_t* codes;  // act's codes in the order the kernel reads
   float* out;
   quant::VecDotFn dot;  // w's kernel, looked up once
 };
 
-Segment segment(const Weight& w, int64_t mat, const QRow& act, float* out) {
-  return {&w, mat, &act, out, quant::dot_kernels(w.type).vec_dot};
+Segment segment(const Weight& w, int64_t mat, QRow& act, float* out) {
+  const quant::DotKernels k = quant::dot_kernels(w.type);
+  return {&w, mat, &act, act.codes_for(k.vec_dot_layout), out, k.vec_dot};
 }
 
 bool has_vec_dot(const Weight& w) {
@@ -77,7 +92,7 @@ void run_segments(ThreadPool& pool, const std::vector<Segment>& segs) {
       const Segment& sg = segs[i];
       const Weight& w = *sg.w;
       const auto* row = static_cast<const uint8_t*>(w.data) + sg.mat * w.matrix_bytes + (r - start[i]) * w.row_bytes;
-      sg.out[r - start[i]] = sg.dot(row, sg.act->q.data(), sg.act->d.data(), sg.act->s.data(), w.cols);
+      sg.out[r - start[i]] = sg.dot(row, sg.codes, sg.act->d.data(), sg.act->s.data(), w.cols);
     }
   });
 }
