@@ -27,15 +27,18 @@ int usable_cpus() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-// How long a thread polls before it sleeps on the condition variable: 50 us
-// when the pool has no more threads than the process has CPUs (measured on
-// the idle 2-core VM: decode 8-10% faster than sleeping at once, because a
-// decode step is ~100 short jobs), else a few polls only (oversubscribed,
-// spinning takes CPU from the very thread being waited for: tg 3.3 vs 3.6
-// tok/s with 50 us on a loaded machine). NEXTLM_POOL_SPIN_US overrides it.
+// How long a thread polls before it sleeps on the condition variable: 5 ms
+// when the pool has no more threads than the process has CPUs, else a few
+// polls only (oversubscribed, spinning takes CPU from the very thread being
+// waited for: tg 3.3 vs 3.6 tok/s with 50 us on a loaded machine). A decode
+// step is ~100 short jobs with serial work between them; a sleeping thread's
+// wake-up (futex, and in a VM a halted vCPU) lands on that path. Measured on
+// the idle 2-core VM, alternating runs: tg64 +5% with 5 ms over 50 us (IQ3_M
+// 37.2 vs 35.4 tok/s, Q4_K_M 38.8 vs 36.4); idle threads stop polling 5 ms
+// after the last job. NEXTLM_POOL_SPIN_US overrides it.
 std::chrono::microseconds spin_time(int n_threads) {
   if (const char* env = std::getenv("NEXTLM_POOL_SPIN_US")) return std::chrono::microseconds(std::atoi(env));
-  return std::chrono::microseconds(n_threads <= usable_cpus() ? 50 : 0);
+  return std::chrono::microseconds(n_threads <= usable_cpus() ? 5000 : 0);
 }
 
 // Polls pred until it holds or `limit` passes; true if it holds.

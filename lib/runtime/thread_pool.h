@@ -1,7 +1,7 @@
 // Persistent worker threads for the CPU backend: ops split their work with
 // parallel_for instead of creating threads per op. Work is handed out in
 // chunks from an atomic counter (a thread delayed by the OS holds up no one);
-// idle threads poll briefly (50 us unless the pool has more threads than the
+// idle threads poll briefly (5 ms unless the pool has more threads than the
 // process has CPUs; NEXTLM_POOL_SPIN_US overrides) before sleeping on a
 // condition variable.
 #pragma once
