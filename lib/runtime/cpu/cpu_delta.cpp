@@ -51,23 +51,26 @@ void CpuBackend::delta_gates(const float* ba, int64_t n_tokens, const DeltaShape
 namespace {
 
 // One v-head, token by token: S <- exp(g) S; S <- S + beta (v - S k) k^T; o = S q.
+// Row i of each step needs only row i of S, so a row is decayed, updated and
+// read out while it sits in L1: the state (64 KiB a head) is read and written
+// once per token instead of four passes.
 NLM_CPU_CLONES void delta_recurrent(const float* q, const float* k, const float* v, const float* g, const float* beta,
                      int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d, float* S,
                      float* out) {
-  std::vector<float> sk(d);
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* qt = q + t * qk_stride;
     const float* kt = k + t * qk_stride;
     const float* vt = v + t * v_stride;
     const float decay = std::exp(g[t * gb_stride]);
     const float b = beta[t * gb_stride];
-    for (int i = 0; i < d * d; ++i) S[i] *= decay;
-    for (int i = 0; i < d; ++i) sk[i] = (vt[i] - cpu::dot(S + i * d, kt, d)) * b;
-    for (int i = 0; i < d; ++i) {
-      for (int j = 0; j < d; ++j) S[i * d + j] += sk[i] * kt[j];
-    }
     float* ot = out + t * v_stride;
-    for (int i = 0; i < d; ++i) ot[i] = cpu::dot(S + i * d, qt, d);
+    for (int i = 0; i < d; ++i) {
+      float* Si = S + i * d;
+      for (int j = 0; j < d; ++j) Si[j] *= decay;
+      const float sk = (vt[i] - cpu::dot(Si, kt, d)) * b;
+      for (int j = 0; j < d; ++j) Si[j] += sk * kt[j];
+      ot[i] = cpu::dot(Si, qt, d);
+    }
   }
 }
 
