@@ -90,6 +90,12 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
         if (k.vec_dot_layout) k.vec_dot_layout(qx.data(), n, laid.data());
         const float f = k.vec_dot(w.data(), laid.data(), dx.data(), sx.data(), n);
         CHECK(f == r);  // bit-identical to unpack + dot_row
+        REQUIRE(k.vec_dot_rows != nullptr);  // the many-row form: the same bits per row
+        std::vector<uint8_t> three(3 * w.size());
+        for (int j = 0; j < 3; ++j) std::copy(w.begin(), w.end(), three.begin() + j * static_cast<int64_t>(w.size()));
+        float rows3[3] = {};
+        k.vec_dot_rows(three.data(), w.size(), 3, laid.data(), dx.data(), sx.data(), n, rows3);
+        for (float v : rows3) CHECK(v == f);
         // The canonical order (dot.h) makes every ISA agree bit for bit.
         if (isa == quant::Isa::kScalar) scalar = r;
         CHECK(r == scalar);

@@ -43,6 +43,9 @@ using DotFn = float (*)(const int8_t* q, const float* ws, const float* m, const 
 // decoded in registers and used at once. For one or two tokens (decode),
 // where an unpacked row would not be reused.
 using VecDotFn = float (*)(const uint8_t* row, const int8_t* qx, const float* dx, const float* sx, int64_t n);
+// vec_dot of n_rows rows row_bytes apart: out[r] for r < n_rows, bit-identical.
+using VecDotRowsFn = void (*)(const uint8_t* row, size_t row_bytes, int64_t n_rows, const int8_t* qx, const float* dx,
+                              const float* sx, int64_t n, float* out);
 // Four tokens against one unpacked row (prefill without tiles): token k's
 // activations at qx + k * stride, its scales at dx + k * stride / 32 and sums
 // at sx + k * stride / 32; results to out[0..4).
@@ -59,6 +62,7 @@ struct DotKernels {
   UnpackFn unpack = nullptr;  // nullptr: no integer kernel for this type
   DotFn dot = nullptr;
   VecDotFn vec_dot = nullptr;
+  VecDotRowsFn vec_dot_rows = nullptr;  // vec_dot of consecutive rows, set with it
   Dot4Fn dot4 = nullptr;
   // When set, vec_dot reads the activations in its own order: the caller
   // passes vec_dot_layout(qx) (n bytes) instead of qx; dx and sx are unchanged.

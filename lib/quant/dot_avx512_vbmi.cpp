@@ -123,6 +123,12 @@ float vec_dot_iq3_s_vbmi(const uint8_t* row, const int8_t* qa, const float* dx, 
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 
+__attribute__((flatten)) void vec_dot_iq3_s_vbmi_rows(const uint8_t* row, size_t row_bytes, int64_t n_rows,
+                                                     const int8_t* qa, const float* dx, const float* sx, int64_t n,
+                                                     float* out) {
+  for (int64_t r = 0; r < n_rows; ++r) out[r] = vec_dot_iq3_s_vbmi(row + static_cast<size_t>(r) * row_bytes, qa, dx, sx, n);
+}
+
 }  // namespace
 
 void add_vbmi_kernels(Type t, DotKernels& k) {
@@ -130,6 +136,7 @@ void add_vbmi_kernels(Type t, DotKernels& k) {
   static std::once_flag once;
   std::call_once(once, init_tables);
   k.vec_dot = vec_dot_iq3_s_vbmi;
+  k.vec_dot_rows = vec_dot_iq3_s_vbmi_rows;
   k.vec_dot_layout = act_planes4;
 }
 

@@ -111,7 +111,7 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       for (int64_t t = t0; t < t1; ++t)
         quant::quantize_act_q8(x + t * cols, cols, qx.data() + t * cols, dx.data() + t * nsub, sx.data() + t * nsub);
     });
-    if (k.vec_dot && n_tokens <= cpu::kDecodeMaxTokens) {
+    if (k.vec_dot_rows && n_tokens <= cpu::kDecodeMaxTokens) {
       // Decode: an unpacked row would not be reused, so dot straight from the packed row.
       const int8_t* qa = qx.data();
       if (k.vec_dot_layout) {  // the kernel's own activation order, made once per token
@@ -121,10 +121,14 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
         qa = laid.data();
       }
       pool_.parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r)
+        // Runs of 16 rows: with several tokens, a run is still in L1 for the next token.
+        constexpr int64_t kRun = 16;
+        for (int64_t rr = r0; rr < r1; rr += kRun) {
+          const int64_t nr = std::min(kRun, r1 - rr);
           for (int64_t t = 0; t < n_tokens; ++t)
-            y[t * rows + r] =
-                k.vec_dot(base + r * w.row_bytes, qa + t * cols, dx.data() + t * nsub, sx.data() + t * nsub, cols);
+            k.vec_dot_rows(base + rr * w.row_bytes, w.row_bytes, nr, qa + t * cols, dx.data() + t * nsub,
+                           sx.data() + t * nsub, cols, y + t * rows + rr);
+        }
       });
       return;
     }

@@ -69,16 +69,16 @@ struct Segment {
   const QRow* act;
   const int8_t* codes;  // act's codes in the order the kernel reads
   float* out;
-  quant::VecDotFn dot;  // w's kernel, looked up once
+  quant::VecDotRowsFn dot;  // w's kernel, looked up once
 };
 
 Segment segment(const Weight& w, int64_t mat, QRow& act, float* out) {
   const quant::DotKernels k = quant::dot_kernels(w.type);
-  return {&w, mat, &act, act.codes_for(k.vec_dot_layout), out, k.vec_dot};
+  return {&w, mat, &act, act.codes_for(k.vec_dot_layout), out, k.vec_dot_rows};
 }
 
 bool has_vec_dot(const Weight& w) {
-  return w.type != quant::Type::F32 && w.cols % 32 == 0 && quant::dot_kernels(w.type).vec_dot != nullptr;
+  return w.type != quant::Type::F32 && w.cols % 32 == 0 && quant::dot_kernels(w.type).vec_dot_rows != nullptr;
 }
 
 // All segments' rows as one parallel job.
@@ -87,12 +87,14 @@ void run_segments(ThreadPool& pool, const std::vector<Segment>& segs) {
   for (size_t i = 0; i < segs.size(); ++i) start[i + 1] = start[i] + segs[i].w->rows;
   pool.parallel_for(start.back(), 16, [&](int64_t r0, int64_t r1) {
     size_t i = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), r0) - start.begin()) - 1;
-    for (int64_t r = r0; r < r1; ++r) {
+    for (int64_t r = r0; r < r1;) {  // the part of [r0, r1) in each segment, in one call
       while (r >= start[i + 1]) ++i;
       const Segment& sg = segs[i];
       const Weight& w = *sg.w;
-      const auto* row = static_cast<const uint8_t*>(w.data) + sg.mat * w.matrix_bytes + (r - start[i]) * w.row_bytes;
-      sg.out[r - start[i]] = sg.dot(row, sg.codes, sg.act->d.data(), sg.act->s.data(), w.cols);
+      const int64_t local = r - start[i], n = std::min(r1, start[i + 1]) - r;
+      const auto* row = static_cast<const uint8_t*>(w.data) + sg.mat * w.matrix_bytes + local * w.row_bytes;
+      sg.dot(row, w.row_bytes, n, sg.codes, sg.act->d.data(), sg.act->s.data(), w.cols, sg.out + local);
+      r += n;
     }
   });
 }
