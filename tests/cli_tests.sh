@@ -124,12 +124,14 @@ logits_tensor_split)
       --split tensor --tensor-split $ratios --out "$out/ts" >/dev/null
     "$py" "$fixtures/../tools/compare_logits.py" "$out/ts.json" "$ref" --tol exact || fail "$m $p tensor split $ratios"
   done
-  # Native BF16 (columns cut anywhere): against the unsplit native run.
-  ref=$fixtures/refs/tiny-qwen3next-bf16.p1.exact.json
-  "$nextlm" logits "$fixtures/models/tiny-qwen3next-bf16.gguf" --force-tokens "$ref" --out "$out/bf16" >/dev/null
+  # Native BF16 (columns cut anywhere): against llama.cpp's native run, as the unsplit native
+  # run is checked. Native BF16 rounds activations to bf16 (quant/dot_bf16.h, as llama.cpp
+  # does), so a split's other summation order can flip roundings: split and unsplit agree to
+  # the native tolerance, not the exact one.
+  ref=$fixtures/refs/tiny-qwen3next-bf16.p1.native.json
   "$nextlm" logits "$fixtures/models/tiny-qwen3next-bf16.gguf" --force-tokens "$ref" --devices cpu:0,cpu:1 \
     --split tensor --tensor-split 3,2 --out "$out/ts" >/dev/null
-  "$py" "$fixtures/../tools/compare_logits.py" "$out/ts.json" "$out/bf16.json" --tol exact || fail "bf16 native tensor split"
+  "$py" "$fixtures/../tools/compare_logits.py" "$out/ts.json" "$ref" --tol native || fail "bf16 native tensor split"
   # Three devices need three head groups: a synthesized model with 3 KV heads, 3 k-heads, 9 experts.
   "$nextlm" synth --preset tiny --shape n_head=6,n_head_kv=3,ssm_n_group=3,ssm_dt_rank=6,n_expert=9 --types q4_k_m \
     --out "$out/three.gguf" >/dev/null

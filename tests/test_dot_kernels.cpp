@@ -10,6 +10,8 @@
 #include "quant/cpu_features.h"
 #include "quant/dequant.h"
 #include "quant/dot.h"
+#include "quant/dot_bf16.h"
+#include "quant/fp16.h"
 #include "quant/random_blocks.h"
 #include "util/rng.h"
 
@@ -147,6 +149,39 @@ TEST_CASE("dot kernels: the tile kernel equals dot_row bit for bit", "[quant][do
       for (int64_t j = 0; j < n_tok; ++j)
         REQUIRE(out[r * T + j] == k.dot(q.data() + r * n, ws.data() + r * n / 16, m.data() + r * n / 32,
                                         qx.data() + j * n, dx.data() + j * n / 32, sx.data() + j * n / 32, n));
+  }
+}
+
+TEST_CASE("dot kernels: BF16 rows give VDPBF16PS's bits on every ISA", "[quant][dot]") {
+  util::Rng rng(21);
+  for (int rep = 0; rep < 20; ++rep) {
+    const int64_t n = 32 * 40 + (rep % 3 == 0 ? 0 : 5 + rep);  // a partial last chunk too
+    std::vector<float> wf(n), xf(n);
+    for (int64_t i = 0; i < n; ++i) {
+      wf[i] = rng.uniform(-2.0f, 2.0f);
+      xf[i] = rng.uniform(-3.0f, 3.0f);
+    }
+    if (rep % 2) {  // tiny values: denormal inputs, products and sums must flush as VDPBF16PS does
+      for (int64_t i = 0; i < n; i += 3) wf[i] *= 0x1p-70f;
+      for (int64_t i = 0; i < n; i += 5) xf[i] *= 0x1p-60f;
+      for (int64_t i = 7; i < n; i += 11) wf[i] = 0x1p-130f;  // a denormal weight
+    }
+    std::vector<uint16_t> w(n), x(n);
+    for (int64_t i = 0; i < n; ++i) w[i] = quant::fp32_to_bf16(wf[i]);
+    quant::act_to_bf16(xf.data(), n, x.data());
+    double ref = 0, mag = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double p = double(quant::bf16_to_fp32(w[i])) * quant::bf16_to_fp32(x[i]);
+      ref += p;
+      mag += std::fabs(p);
+    }
+    const float scalar = quant::bf16_dot(quant::Isa::kScalar)(w.data(), x.data(), n);
+    CHECK(std::fabs(scalar - ref) <= 1e-5 * mag + 1e-30);
+    for (auto isa : {quant::Isa::kAvx2, quant::Isa::kAvx512}) {
+      if (!quant::isa_supported(isa)) continue;
+      INFO("isa " << quant::isa_name(isa) << " rep " << rep);
+      CHECK(quant::bf16_dot(isa)(w.data(), x.data(), n) == scalar);
+    }
   }
 }
 

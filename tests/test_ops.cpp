@@ -8,6 +8,7 @@
 #include "nextlm/error.h"
 #include "quant/dequant.h"
 #include "quant/dot.h"
+#include "quant/fp16.h"
 #include "quant/quantize.h"
 #include "quant/random_blocks.h"
 #include "runtime/cpu/cpu_backend.h"
@@ -278,10 +279,14 @@ TEST_CASE("ops: matmul with every weight type equals dequantize-then-multiply", 
       quant::quantize_act_q8(x.data(), static_cast<int64_t>(x.size()), q.data(), d.data(), s.data());
       for (size_t i = 0; i < x.size(); ++i) xq[i] = d[i / 32] * q[i];
     }
+    // Native BF16 multiplies by the activations rounded to bf16 (quant/dot_bf16.h).
+    std::vector<float> xb(x.size());
+    for (size_t i = 0; i < x.size(); ++i) xb[i] = quant::bf16_to_fp32(quant::fp32_to_bf16(x[i]));
     for (auto mode : {runtime::ComputeMode::kNative, runtime::ComputeMode::kExact}) {
       runtime::Weight wt = b.prepare_weight(ti->type, w.data(), cols, rows, 1, mode);
       const bool q8 = mode == runtime::ComputeMode::kNative && quant::dot_kernels(ti->type).unpack != nullptr;
-      const std::vector<float>& xr = q8 ? xq : x;
+      const bool bf = mode == runtime::ComputeMode::kNative && ti->type == quant::Type::BF16;
+      const std::vector<float>& xr = q8 ? xq : bf ? xb : x;
       std::vector<float> y(T * rows), ref(T * rows), row(cols);
       b.matmul(wt, 0, x.data(), T, y.data());
       for (int64_t r = 0; r < rows; ++r) {
@@ -304,7 +309,7 @@ TEST_CASE("ops: a token's matmul result has the same bits alone and in any batch
   util::Rng rng(8);
   const int64_t cols = 512, rows = 37;
   for (quant::Type t : {quant::Type::Q4_K, quant::Type::Q6_K, quant::Type::IQ3_S, quant::Type::Q8_0,
-                        quant::Type::IQ4_XS, quant::Type::Q5_K}) {
+                        quant::Type::IQ4_XS, quant::Type::Q5_K, quant::Type::BF16}) {
     INFO("type " << quant::type_info(t).name);
     const size_t rb = quant::row_bytes(t, cols);
     std::vector<uint8_t> w(rb * rows);

@@ -10,6 +10,7 @@
 
 #include "quant/dequant.h"
 #include "quant/dot.h"
+#include "quant/dot_bf16.h"
 #include "runtime/cpu/cpu_backend.h"
 
 namespace nextlm::runtime {
@@ -21,6 +22,7 @@ namespace {
 struct Scratch {
   std::vector<int8_t> i8;
   std::vector<float> f0, f1;
+  std::vector<uint16_t> u16;
 };
 Scratch& scratch(int slot) {
   thread_local Scratch s[4];
@@ -96,6 +98,32 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
   const auto* base = static_cast<const uint8_t*>(w.data) + mat * w.matrix_bytes;
   const int64_t cols = w.cols, rows = w.rows;
   const quant::DotKernels k = w.type == quant::Type::F32 ? quant::DotKernels{} : quant::dot_kernels(w.type);
+  if (w.type == quant::Type::BF16) {
+    // Native BF16: each token's activations rounded to bf16 once, then
+    // VDPBF16PS's arithmetic per (row, token) on every ISA (quant/dot_bf16.h),
+    // so a token's result does not depend on its batch.
+    const quant::Bf16DotFn dot = quant::bf16_dot();
+    std::vector<uint16_t>& xb = scratch(0).u16;
+    xb.resize(static_cast<size_t>(n_tokens * cols));
+    pool_.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) quant::act_to_bf16(x + t * cols, cols, xb.data() + t * cols);
+    });
+    // Runs of 16 rows against blocks of 64 tokens: both stay in L2.
+    constexpr int64_t kRun = 16, kTokens = 64;
+    pool_.parallel_for(rows, 8, [&](int64_t r0, int64_t r1) {
+      for (int64_t rr = r0; rr < r1; rr += kRun) {
+        const int64_t re = std::min(r1, rr + kRun);
+        for (int64_t tt = 0; tt < n_tokens; tt += kTokens) {
+          const int64_t te = std::min(n_tokens, tt + kTokens);
+          for (int64_t r = rr; r < re; ++r) {
+            const auto* wr = reinterpret_cast<const uint16_t*>(base + r * w.row_bytes);
+            for (int64_t t = tt; t < te; ++t) y[t * rows + r] = dot(wr, xb.data() + t * cols, cols);
+          }
+        }
+      }
+    });
+    return;
+  }
   if (k.unpack != nullptr && cols % 32 == 0) {
     // Integer path (native mode): activations to q8 once, each weight row
     // unpacked once to int8 codes and dotted with every token; rows go in
