@@ -45,11 +45,12 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
         mag += std::fabs(double(wf[i]) * xi);
       }
       // The unpacked codes and scales reproduce the dequantized row.
+      const int mu = quant::dot_kernels(t, quant::Isa::kScalar).m_unit;  // elements per offset
       std::vector<int8_t> q(n);
-      std::vector<float> ws(n / 16), m(n / 32);
+      std::vector<float> ws(n / 16), m(n / mu);
       quant::dot_kernels(t, quant::Isa::kScalar).unpack(w.data(), n, q.data(), ws.data(), m.data());
       for (int64_t i = 0; i < n; ++i) {
-        const float v = ws[i / 16] * q[i] - m[i / 32];
+        const float v = ws[i / 16] * q[i] - m[i / mu];
         REQUIRE(std::fabs(v - wf[i]) <= 1e-6f * (1.0f + std::fabs(wf[i])));
       }
       float scalar = 0.0f;
@@ -59,7 +60,8 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
         const quant::DotKernels k = quant::dot_kernels(t, isa);
         REQUIRE(k.unpack != nullptr);
         std::vector<int8_t> q2(n);
-        std::vector<float> ws2(n / 16), m2(n / 32);
+        CHECK(k.m_unit == mu);
+        std::vector<float> ws2(n / 16), m2(n / mu);
         k.unpack(w.data(), n, q2.data(), ws2.data(), m2.data());
         CHECK(q2 == q);
         CHECK(ws2 == ws);
@@ -105,7 +107,7 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
       }
     }
   }
-  CHECK(checked >= 11 * 4);
+  CHECK(checked >= 12 * 4);
 }
 
 TEST_CASE("dot kernels: the tile kernel equals dot_row bit for bit", "[quant][dot]") {

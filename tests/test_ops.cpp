@@ -309,7 +309,7 @@ TEST_CASE("ops: a token's matmul result has the same bits alone and in any batch
   util::Rng rng(8);
   const int64_t cols = 512, rows = 37;
   for (quant::Type t : {quant::Type::Q4_K, quant::Type::Q6_K, quant::Type::IQ3_S, quant::Type::Q8_0,
-                        quant::Type::IQ4_XS, quant::Type::Q5_K, quant::Type::BF16}) {
+                        quant::Type::IQ4_XS, quant::Type::Q5_K, quant::Type::BF16, quant::Type::Q2_K}) {
     INFO("type " << quant::type_info(t).name);
     const size_t rb = quant::row_bytes(t, cols);
     std::vector<uint8_t> w(rb * rows);

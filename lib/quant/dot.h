@@ -10,13 +10,16 @@
 //
 // Canonical order: every kernel (scalar, AVX2, AVX-512, the AMX tile kernel,
 // fused or unpacked) computes, per unit u of U elements (U = 16 for types
-// with a scale per 16 elements, Q6_K and Q3_K; U = 32 for the others: the
-// kernels' `unit`), the exact int32 sum S_u of q * qx, then
+// with a scale per 16 elements, Q6_K, Q3_K and Q2_K; U = 32 for the others:
+// the kernels' `unit`), the exact int32 sum S_u of q * qx, then
 // acc[u % 8] = fma(float(S_u), dx[u * U / 32] * ws[u * U / 16], acc[u % 8])
 // in unit order, and returns
-// ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)) minus
-// sum_j m[j] * sx[j] (in j order). So a row's result is bit-identical on every
-// path and ISA: a token's logits never depend on its batch or on the kernel.
+// ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)) minus the
+// offsets summed the same way over lanes b[j % 8] += m[j] * sx[j] (j in
+// order); Q2_K's offsets are per 16 (m_unit) and meet exact per-16 sums T of
+// the codes: b[u % 8] += m[u] * (dx[u / 2] * float(T_u)). So a row's result is
+// bit-identical on every path and ISA: a token's logits never depend on its
+// batch or on the kernel.
 //
 // Kernels are compiled per ISA (scalar, AVX2, AVX-512 VNNI, AMX-INT8) with
 // target attributes and chosen at run time by cpu_features.h.
@@ -33,7 +36,7 @@ namespace nextlm::quant {
 void quantize_act_q8(const float* x, int64_t n, int8_t* q, float* d, float* s);
 
 // Unpacks a row of n elements (n a multiple of the type's block size):
-// n int8s to q, n / 16 floats to ws, n / 32 floats to m.
+// n int8s to q, n / 16 floats to ws, n / m_unit floats to m (DotKernels).
 using UnpackFn = void (*)(const uint8_t* row, int64_t n, int8_t* q, float* ws, float* m);
 // sum_i w[i] * x[i] with w as above and x[i] ~= dx[i / 32] * qx[i].
 using DotFn = float (*)(const int8_t* q, const float* ws, const float* m, const int8_t* qx, const float* dx,
@@ -68,6 +71,10 @@ struct DotKernels {
   // passes vec_dot_layout(qx) (n bytes) instead of qx; dx and sx are unchanged.
   ActLayoutFn vec_dot_layout = nullptr;
   int unit = 16;  // elements per exact integer sum in the canonical order (16 or 32)
+  // Elements per offset m of an unpacked row: 32, or 16 for Q2_K, whose mins
+  // meet exact per-16 activation sums (b[u % 8] += m[u] * (dx * T_u)); such
+  // rows have no tile kernel.
+  int m_unit = 32;
 };
 
 // The kernels of a type for an ISA the machine supports (else empty).

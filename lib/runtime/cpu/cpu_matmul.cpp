@@ -34,7 +34,7 @@ Scratch& unpack_scratch(int64_t rows, int64_t cols) {
   Scratch& s = scratch(2);
   s.i8.resize(static_cast<size_t>(rows * cols));
   s.f0.resize(static_cast<size_t>(rows * (cols / 16)));
-  s.f1.resize(static_cast<size_t>(rows * (cols / 32)));
+  s.f1.resize(static_cast<size_t>(rows * (cols / 16)));  // m: cols / m_unit per row, at most cols / 16
   return s;
 }
 
@@ -43,7 +43,7 @@ void unpack_rows(const quant::DotKernels& k, const uint8_t* base, int64_t row_by
                  int64_t cols, Scratch& s) {
   for (int64_t i = 0; i < nr; ++i)
     k.unpack(base + (r0 + i) * row_bytes, cols, s.i8.data() + i * cols, s.f0.data() + i * (cols / 16),
-             s.f1.data() + i * (cols / 32));
+             s.f1.data() + i * (cols / k.m_unit));
 }
 }  // namespace
 
@@ -160,7 +160,8 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       });
       return;
     }
-    if (const quant::TileDotFn tile = quant::tile_dot(k.unit); tile && n_tokens >= cpu::kTileMinTokens) {
+    if (const quant::TileDotFn tile = k.m_unit == 32 ? quant::tile_dot(k.unit) : nullptr;
+        tile && n_tokens >= cpu::kTileMinTokens) {
       matmul_tiles(k, tile, base, w.row_bytes, rows, cols, qx.data(), dx.data(), sx.data(), n_tokens, y);
       return;
     }
@@ -177,7 +178,7 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
         for (; k.dot4 && t + 4 <= n_tokens; t += 4) {
           float out[4];
           for (int64_t i = 0; i < nr; ++i) {
-            k.dot4(q.data() + i * cols, ws.data() + i * (cols / 16), m.data() + i * nsub, qx.data() + t * cols,
+            k.dot4(q.data() + i * cols, ws.data() + i * (cols / 16), m.data() + i * (cols / k.m_unit), qx.data() + t * cols,
                    dx.data() + t * nsub, sx.data() + t * nsub, cols, cols, out);
             for (int j = 0; j < 4; ++j) y[(t + j) * rows + rb + i] = out[j];
           }
@@ -188,7 +189,7 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
           const float* st = sx.data() + t * nsub;
           for (int64_t i = 0; i < nr; ++i)
             y[t * rows + rb + i] =
-                k.dot(q.data() + i * cols, ws.data() + i * (cols / 16), m.data() + i * nsub, qt, dt, st, cols);
+                k.dot(q.data() + i * cols, ws.data() + i * (cols / 16), m.data() + i * (cols / k.m_unit), qt, dt, st, cols);
         }
       }
     });
