@@ -78,10 +78,11 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
       if (nr < TR) {
         std::fill(q.begin() + nr * cols, q.end(), int8_t{0});
         std::fill(ws.begin() + nr * (cols / 16), ws.end(), 0.0f);
-        std::fill(m.begin() + nr * nsub, m.end(), 0.0f);
+        std::fill(m.begin() + nr * nsub, m.begin() + TR * nsub, 0.0f);
       }
-      // Only Q4_K/Q5_K-like types have offsets; skipping zero ones changes no bit.
-      const bool mins = std::any_of(m.begin(), m.end(), [](float v) { return v != 0.0f; });
+      // Only Q4_K/Q5_K-like types have offsets (m_unit 32 here: TR * nsub of them);
+      // skipping zero ones changes no bit.
+      const bool mins = std::any_of(m.begin(), m.begin() + TR * nsub, [](float v) { return v != 0.0f; });
       for (int64_t t = 0; t < n_tt; ++t) {
         tile(q.data(), ws.data(), mins ? m.data() : nullptr, b.data() + t * cols * TT, dxt.data() + t * nsub * TT,
              sxt.data() + t * nsub * TT, cols, out);
