@@ -91,7 +91,8 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
         // The fused form straight from the packed row.
         REQUIRE(k.vec_dot != nullptr);
         std::vector<int8_t> laid = qx;  // in the kernel's own order where it has one
-        if (k.vec_dot_layout) k.vec_dot_layout(qx.data(), n, laid.data());
+        laid.resize(quant::kActLayoutBytes * n);
+        if (k.vec_dot_layout) k.vec_dot_layout(qx.data(), dx.data(), n, laid.data());
         const float f = k.vec_dot(w.data(), laid.data(), dx.data(), sx.data(), n);
         CHECK(f == r);  // bit-identical to unpack + dot_row
         REQUIRE(k.vec_dot_rows != nullptr);  // the many-row form: the same bits per row

@@ -56,9 +56,11 @@ using Dot4Fn = void (*)(const int8_t* q, const float* ws, const float* m, const 
                         const float* sx, int64_t n, int64_t stride, float* out);
 
 using QuantizeFn = void (*)(const float* x, int64_t n, int8_t* q, float* d, float* s);
-// Reorders n q8 activations (n a multiple of 256) for a kernel that reads them
-// in its own order (DotKernels::vec_dot_layout).
-using ActLayoutFn = void (*)(const int8_t* qx, int64_t n, int8_t* out);
+// Lays out n q8 activations (n a multiple of 256; dx their scales) for a
+// kernel that reads them in its own order (DotKernels::vec_dot_layout),
+// writing at most kActLayoutBytes * n bytes to out.
+using ActLayoutFn = void (*)(const int8_t* qx, const float* dx, int64_t n, int8_t* out);
+constexpr int64_t kActLayoutBytes = 2;
 
 struct DotKernels {
   QuantizeFn quantize = nullptr;  // quantize_act_q8 for this ISA (the same bytes on every ISA)
@@ -68,7 +70,8 @@ struct DotKernels {
   VecDotRowsFn vec_dot_rows = nullptr;  // vec_dot of consecutive rows, set with it
   Dot4Fn dot4 = nullptr;
   // When set, vec_dot reads the activations in its own order: the caller
-  // passes vec_dot_layout(qx) (n bytes) instead of qx; dx and sx are unchanged.
+  // passes what vec_dot_layout made (kActLayoutBytes * n bytes) instead of qx;
+  // dx and sx are unchanged.
   ActLayoutFn vec_dot_layout = nullptr;
   int unit = 16;  // elements per exact integer sum in the canonical order (16 or 32)
   // Elements per offset m of an unpacked row: 32, or 16 for Q2_K, whose mins

@@ -45,7 +45,7 @@ void init_tables() {
 }
 
 // Each 256-block as four planes of 64: out[64k + e] = qx[4e + k].
-void act_planes4(const int8_t* qx, int64_t n, int8_t* out) {
+void act_planes4(const int8_t* qx, const float*, int64_t n, int8_t* out) {
   for (int64_t b = 0; b < n; b += 256)
     for (int k = 0; k < 4; ++k)
       for (int e = 0; e < 64; ++e) out[b + 64 * k + e] = qx[b + 4 * e + k];

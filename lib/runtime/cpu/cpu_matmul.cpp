@@ -145,17 +145,19 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       const int8_t* qa = qx.data();
       if (k.vec_dot_layout) {  // the kernel's own activation order, made once per token
         std::vector<int8_t>& laid = scratch(3).i8;
-        laid.resize(qx.size());
-        for (int64_t t = 0; t < n_tokens; ++t) k.vec_dot_layout(qx.data() + t * cols, cols, laid.data() + t * cols);
+        laid.resize(static_cast<size_t>(quant::kActLayoutBytes * n_tokens * cols));
+        for (int64_t t = 0; t < n_tokens; ++t)
+          k.vec_dot_layout(qx.data() + t * cols, dx.data() + t * nsub, cols, laid.data() + quant::kActLayoutBytes * t * cols);
         qa = laid.data();
       }
+      const int64_t qa_stride = k.vec_dot_layout ? quant::kActLayoutBytes * cols : cols;
       pool_.parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
         // Runs of 16 rows: with several tokens, a run is still in L1 for the next token.
         constexpr int64_t kRun = 16;
         for (int64_t rr = r0; rr < r1; rr += kRun) {
           const int64_t nr = std::min(kRun, r1 - rr);
           for (int64_t t = 0; t < n_tokens; ++t)
-            k.vec_dot_rows(base + rr * w.row_bytes, w.row_bytes, nr, qa + t * cols, dx.data() + t * nsub,
+            k.vec_dot_rows(base + rr * w.row_bytes, w.row_bytes, nr, qa + t * qa_stride, dx.data() + t * nsub,
                            sx.data() + t * nsub, cols, y + t * rows + rr);
         }
       });

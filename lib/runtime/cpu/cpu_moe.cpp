@@ -56,8 +56,8 @@ struct QRow {
     if (layout == nullptr) return q.data();
     for (auto& [fn, codes] : laid)
       if (fn == layout) return codes.data();
-    auto& [fn, codes] = laid.emplace_back(layout, std::vector<int8_t>(q.size()));
-    layout(q.data(), static_cast<int64_t>(q.size()), codes.data());
+    auto& [fn, codes] = laid.emplace_back(layout, std::vector<int8_t>(quant::kActLayoutBytes * q.size()));
+    layout(q.data(), d.data(), static_cast<int64_t>(q.size()), codes.data());
     return codes.data();
   }
 };
