@@ -15,9 +15,9 @@
 // acc[u % 8] = fma(float(S_u), dx[u * U / 32] * ws[u * U / 16], acc[u % 8])
 // in unit order, and returns
 // ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)) minus the
-// offsets summed the same way over lanes b[j % 8] += m[j] * sx[j] (j in
+// offsets summed the same way over lanes b[j % 8] = fma(m[j], sx[j], b[j % 8]) (j in
 // order); Q2_K's offsets are per 16 (m_unit) and meet exact per-16 sums T of
-// the codes: b[u % 8] += m[u] * (dx[u / 2] * float(T_u)). So a row's result is
+// the codes: b[u % 8] = fma(m[u], dx[u / 2] * float(T_u), b[u % 8]). So a row's result is
 // bit-identical on every path and ISA: a token's logits never depend on its
 // batch or on the kernel.
 //
@@ -75,7 +75,7 @@ struct DotKernels {
   ActLayoutFn vec_dot_layout = nullptr;
   int unit = 16;  // elements per exact integer sum in the canonical order (16 or 32)
   // Elements per offset m of an unpacked row: 32, or 16 for Q2_K, whose mins
-  // meet exact per-16 activation sums (b[u % 8] += m[u] * (dx * T_u)); such
+  // meet exact per-16 activation sums (b[u % 8] = fma(m[u], dx * T_u, b[u % 8])); such
   // rows have no tile kernel.
   int m_unit = 32;
 };

@@ -94,7 +94,7 @@ void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t
       for (int64_t j = lane; j < nsub; j += 8) {
         const __m512 sx = _mm512_loadu_ps(sxt + j * kTileTokens);
         for (int r = 0; r < kTileRows; ++r)
-          mins[r] = _mm512_add_ps(mins[r], _mm512_mul_ps(_mm512_set1_ps(m[r * nsub + j]), sx));
+          mins[r] = _mm512_fmadd_ps(_mm512_set1_ps(m[r * nsub + j]), sx, mins[r]);
       }
       for (int r = 0; r < kTileRows; ++r) _mm512_store_ps(mlanes[lane] + r * kTileTokens, mins[r]);
     }
