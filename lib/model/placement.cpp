@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "nextlm/error.h"
-#include "runtime/cpu/cpu_backend.h"
 #include "runtime/devices.h"
 #include "util/mapped_file.h"
 
@@ -58,12 +57,7 @@ PlacedModel load_placed(const gguf::GgufFile& file, const runtime::Topology& top
       util::huge_pages_available()) {
     std::vector<runtime::Backend*> all = layout.backends;
     if (layout.expert_backend) all.push_back(layout.expert_backend);
-    for (runtime::Backend* b : all) {
-      if (auto* cpu = dynamic_cast<runtime::CpuBackend*>(b)) {
-        cpu->set_huge_page_weights(file.mapped_data(), file.file_size());
-        copied = true;
-      }
-    }
+    for (runtime::Backend* b : all) copied = b->copy_mapped_weights(file.mapped_data(), file.file_size()) || copied;
   }
   p.model = std::make_unique<Qwen3NextModel>(file, std::move(layout), mode, progress);
   if (copied) file.release_pages();

@@ -86,6 +86,15 @@ class Backend {
   // valid for the backend's life): uploads, keeps in place or converts.
   virtual Weight prepare_weight(quant::Type type, const void* file_data, int64_t cols, int64_t rows,
                                 int64_t n_mats, ComputeMode mode) = 0;
+  // Asks that weights prepared from now on be copied out of the read-only
+  // file mapping [mapped, mapped + mapped_len) into memory the backend owns
+  // (the CPU: 2 MiB pages, PlanRequest::cpu_huge_pages) and their source
+  // pages released; true if this backend does so (devices upload anyway).
+  virtual bool copy_mapped_weights(const void* mapped, size_t mapped_len) {
+    (void)mapped;
+    (void)mapped_len;
+    return false;
+  }
   // A small f32 vector (norm weights, biases) copied into backend memory.
   virtual const float* prepare_vector(const float* host, size_t n) = 0;
   virtual void to_host(const void* src, void* host_dst, size_t bytes) = 0;

@@ -18,13 +18,13 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(int n_threads);
   ~CpuBackend() override;
   // From now on prepare_weight copies weights into memory on 2 MiB pages it
-  // owns (PlanRequest::cpu_huge_pages) instead of using them in place. Sources
-  // inside the read-only file mapping [mapped, mapped + mapped_len) have their
-  // pages released once copied, so the weights are not resident twice.
-  void set_huge_page_weights(const void* mapped, size_t mapped_len) {
+  // owns instead of using them in place. Sources inside the mapping have
+  // their pages released once copied, so the weights are not resident twice.
+  bool copy_mapped_weights(const void* mapped, size_t mapped_len) override {
     huge_page_weights_ = true;
     mapped_ = static_cast<const uint8_t*>(mapped);
     mapped_len_ = mapped_len;
+    return true;
   }
   const char* name() const override { return "cpu"; }
   int n_threads() const { return pool_.size(); }
