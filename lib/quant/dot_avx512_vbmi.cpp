@@ -57,6 +57,7 @@ float vec_dot_iq3_s_vbmi(const uint8_t* row, const int8_t* qa, const float* dx, 
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   const __m512i sign_qwords = _mm512_setr_epi64(0, 0, 1, 1, 2, 2, 3, 3);
   const __m256i nibble_shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+  const __m512 odd16 = _mm512_setr_ps(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   __m256 acc = _mm256_setzero_ps();  // lane u % 8 (dot.h)
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = row + b * sizeof(BlockIQ3_S);
@@ -69,10 +70,10 @@ float vec_dot_iq3_s_vbmi(const uint8_t* row, const int8_t* qa, const float* dx, 
     uint16_t dh;
     std::memcpy(&sc, blk + offsetof(BlockIQ3_S, scales), 4);
     std::memcpy(&dh, blk + offsetof(BlockIQ3_S, d), 2);
-    const __m256i nib = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(sc)), nibble_shifts),
-                                         _mm256_set1_epi32(0x0F));
-    const __m256 ws = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dh)),
-                                    _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_add_epi32(nib, nib), _mm256_set1_epi32(1))));
+    // 1 + 2 s as floats by a table lookup on the nibble (a permute, where a conversion is FP work).
+    const __m256i nib = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(sc)), nibble_shifts);
+    const __m256 odd = _mm512_castps512_ps256(_mm512_permutexvar_ps(_mm512_castsi256_si512(nib), odd16));
+    const __m256 ws = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dh)), odd);
     const __m256 scale8 = _mm256_mul_ps(_mm256_loadu_ps(dx + 8 * b), ws);
     // Entry e's index: qs[e] plus bit e of the qh qword as bit 8. A permute
     // covers 128 entries (7 index bits); bits 7 and 8 pick among four.
