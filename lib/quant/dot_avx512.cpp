@@ -13,6 +13,7 @@
 #include "quant/dot.h"
 #include "quant/fp16.h"
 #include "quant/hd.h"
+#include "quant/prefetch.h"
 #include "quant/tables.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

@@ -18,6 +18,7 @@
 
 #include "quant/blocks.h"
 #include "quant/dot.h"
+#include "quant/prefetch.h"
 #include "quant/tables.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -61,10 +62,7 @@ float vec_dot_iq3_s_vbmi(const uint8_t* row, const int8_t* qa, const float* dx, 
   __m256 acc = _mm256_setzero_ps();  // lane u % 8 (dot.h)
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = row + b * sizeof(BlockIQ3_S);
-    for (size_t off = 0; off < sizeof(BlockIQ3_S); off += 64) {  // as vec_dot_kernels.inc's prefetch_ahead
-      _mm_prefetch(reinterpret_cast<const char*>(blk) + 4096 + off, _MM_HINT_T1);
-      _mm_prefetch(reinterpret_cast<const char*>(blk) + 768 + off, _MM_HINT_T0);
-    }
+    prefetch_ahead<sizeof(BlockIQ3_S)>(blk);
     // dx * (d * (1 + 2 s)) for the 8 sub-blocks (dot_row's dx * ws).
     uint32_t sc;
     uint16_t dh;

@@ -10,6 +10,7 @@
 #include "quant/dot.h"
 #include "quant/fp16.h"
 #include "quant/hd.h"
+#include "quant/prefetch.h"
 #include "quant/tables.h"
 
 #define NLM_DOT_NS scalar

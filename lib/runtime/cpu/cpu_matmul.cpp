@@ -143,14 +143,15 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
     if (k.vec_dot_rows && n_tokens <= cpu::kDecodeMaxTokens) {
       // Decode: an unpacked row would not be reused, so dot straight from the packed row.
       const int8_t* qa = qx.data();
+      int64_t qa_stride = cols;
       if (k.vec_dot_layout) {  // the kernel's own activation order, made once per token
+        qa_stride = quant::kActLayoutBytes * cols;
         std::vector<int8_t>& laid = scratch(3).i8;
-        laid.resize(static_cast<size_t>(quant::kActLayoutBytes * n_tokens * cols));
+        laid.resize(static_cast<size_t>(n_tokens * qa_stride));
         for (int64_t t = 0; t < n_tokens; ++t)
-          k.vec_dot_layout(qx.data() + t * cols, dx.data() + t * nsub, cols, laid.data() + quant::kActLayoutBytes * t * cols);
+          k.vec_dot_layout(qx.data() + t * cols, dx.data() + t * nsub, cols, laid.data() + t * qa_stride);
         qa = laid.data();
       }
-      const int64_t qa_stride = k.vec_dot_layout ? quant::kActLayoutBytes * cols : cols;
       pool_.parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
         // Runs of 16 rows: with several tokens, a run is still in L1 for the next token.
         constexpr int64_t kRun = 16;
