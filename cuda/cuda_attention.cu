@@ -355,6 +355,7 @@ void check_positions(const runtime::KvLayerView& kv, const int32_t* positions, i
 
 void CudaBackend::kv_store(const runtime::KvLayerView& kv, const float* k, const float* v, int64_t n_tokens,
                            const runtime::AttentionShape& s, const int32_t* positions) {
+  NLM_OP_SCOPE("kv_store");
   if (n_tokens <= 0) return;
   check_cache(kv, s);
   check_positions(kv, positions, n_tokens);
@@ -378,6 +379,7 @@ void CudaBackend::kv_store(const runtime::KvLayerView& kv, const float* k, const
 
 void CudaBackend::attention(const runtime::KvLayerView& kv, const float* q, int64_t n_tokens,
                             const runtime::AttentionShape& s, const int32_t* positions, float* out) {
+  NLM_OP_SCOPE("attention", n_tokens > 1 ? "prefill" : "decode", quant::type_info(kv.k_type).name);
   if (n_tokens <= 0 || s.n_head <= 0) return;
   check_cache(kv, s);
   check_positions(kv, positions, n_tokens);

@@ -108,7 +108,7 @@ BackendContext::~BackendContext() {
 }
 
 CudaBackend::CudaBackend(int device)
-    : ctx_(std::make_shared<BackendContext>(device)), name_(fmt::format("cuda:{}", device)) {}
+    : ctx_(std::make_shared<BackendContext>(device)), prof_(device), name_(fmt::format("cuda:{}", device)) {}
 
 CudaBackend::~CudaBackend() {
   cudaSetDevice(ctx_->device);
@@ -170,12 +170,14 @@ const float* CudaBackend::prepare_vector(const float* host, size_t n) {
 }
 
 void CudaBackend::to_host(const void* src, void* host_dst, size_t bytes) {
+  NLM_OP_SCOPE("to_host");
   if (bytes == 0) return;
   NLM_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, ctx_->stream));
   NLM_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream));
 }
 
 void CudaBackend::from_host(const void* host_src, void* dst, size_t bytes) {
+  NLM_OP_SCOPE("from_host");
   if (bytes == 0) return;
   NLM_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, ctx_->stream));
   // The caller may reuse host_src at once (even if it is pinned).
@@ -187,12 +189,14 @@ void CudaBackend::synchronize() {
 }
 
 void CudaBackend::copy(void* dst, const void* src, size_t bytes) {
+  NLM_OP_SCOPE("copy");
   if (bytes == 0) return;
   NLM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, ctx_->stream));
 }
 
 void CudaBackend::copy_columns(const float* src, int64_t rows, int64_t src_cols, int64_t col, int64_t n_cols,
                                float* dst) {
+  NLM_OP_SCOPE("copy_columns");
   if (rows <= 0 || n_cols <= 0) return;
   NLM_CUDA_CHECK(cudaMemcpy2DAsync(dst, n_cols * sizeof(float), src + col, src_cols * sizeof(float),
                                    n_cols * sizeof(float), rows, cudaMemcpyDeviceToDevice, ctx_->stream));

@@ -23,8 +23,10 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "device.h"
+#include "op_profile.h"
 #include "runtime/backend.h"
 
 namespace nextlm::cuda {
@@ -47,6 +49,10 @@ void check_cublas(cublasStatus_t st, const char* call, const char* file, int lin
 
 // After a kernel launch: turns a launch failure into nextlm::Error.
 #define NLM_CUDA_LAUNCH_CHECK() NLM_CUDA_CHECK(cudaGetLastError())
+
+// First line of an op: times it under the given name parts when the op
+// profile is on (op_profile.h).
+#define NLM_OP_SCOPE(...) ::nextlm::cuda::OpProfile::Scope nlm_op_scope_(prof_, ctx_->stream, __VA_ARGS__)
 
 class CudaBackend final : public runtime::Backend {
  public:
@@ -121,17 +127,39 @@ class CudaBackend final : public runtime::Backend {
     return static_cast<const int32_t*>(upload(host, static_cast<size_t>(n) * sizeof(int32_t)));
   }
 
+
+ public:
+  // Items grouped by matrix (MoE prefill), device arrays: group g holds the
+  // items order[first[g] .. first[g + 1]) (at most max_items <=
+  // kMatVecMaxTokens), all of matrix mat[g]. Each group reads its matrix
+  // once for all its items.
+  struct ItemGroups {
+    const int32_t* order = nullptr;
+    const int32_t* first = nullptr;
+    const int32_t* mat = nullptr;
+    int64_t n_groups = 0;
+    int max_items = 0;
+  };
+  // The most items a group may hold so that the staged mat-vec kernels keep
+  // their activations in shared memory for both cols_a and cols_b.
+  static int max_staged_items(int64_t cols_a, int64_t cols_b);
+
+ private:
+
   // y[item][r] (row stride y_stride) = w[mat(item)][r] . x[item / x_div]
   // (row stride x_stride) for n_items items; mat(item) = mat_ids ?
-  // mat_ids[item] : mat0 (mat_ids is a device array). Mat-vec kernels only.
+  // mat_ids[item] : mat0 (mat_ids is a device array), or the groups' matrix
+  // when `groups` is given (then mat0, mat_ids and n_items are unused).
+  // Mat-vec kernels only.
   void matvec(const runtime::Weight& w, int64_t mat0, const int32_t* mat_ids, const float* x, int64_t x_stride,
-              int x_div, int64_t n_items, float* y, int64_t y_stride);
+              int x_div, int64_t n_items, float* y, int64_t y_stride, const ItemGroups* groups = nullptr);
   // As matvec, y = silu(gate . x) * (up . x) in one launch (SwiGLU fused).
   // Returns false, launching nothing, where the fused kernel does not apply
   // (different types or shapes, plain types, activations too large for
   // shared memory); the caller then runs matvec twice.
   bool matvec_glu(const runtime::Weight& gate, const runtime::Weight& up, int64_t mat0, const int32_t* mat_ids,
-                  const float* x, int64_t x_stride, int x_div, int64_t n_items, float* y, int64_t y_stride);
+                  const float* x, int64_t x_stride, int x_div, int64_t n_items, float* y, int64_t y_stride,
+                  const ItemGroups* groups = nullptr);
   // y[t][r] = w[mat][r] . x[t] via f32 dequantization + cuBLAS SGEMM.
   void gemm(const runtime::Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y);
   // Expert FFNs: the routed experts of each token, written per (token, slot)
@@ -139,10 +167,19 @@ class CudaBackend final : public runtime::Backend {
   // expert on the host.
   void moe_experts(const runtime::MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd,
                    const int32_t* chosen, float* out);
+  // The grouped form of moe_experts for the experts with at most
+  // kGroupedMaxPerExpert items (see cuda_moe.cu); `order` lists the items by
+  // expert, offsets[e] where expert e's begin. False, launching nothing,
+  // where it does not apply (then every expert runs on its own).
+  bool moe_grouped(const runtime::MoeWeights& m, const float* x, int64_t n_embd, int64_t items,
+                   const std::vector<int64_t>& offsets, const std::vector<int32_t>& order, float* out);
+  // Above this many items, an expert's prefill FFN is dequantization + cuBLAS.
+  static constexpr int64_t kGroupedMaxPerExpert = 64;
   void ffn(const runtime::Weight& gate, const runtime::Weight& up, const runtime::Weight& down, int64_t mat,
            const float* x, int64_t n, float* g_buf, float* u_buf, float* out);
 
   std::shared_ptr<BackendContext> ctx_;
+  OpProfile prof_;  // after ctx_: reports (and frees its events) before the stream goes
   std::string name_;
   std::deque<DeviceBuffer> owned_;  // weights, exact-mode copies, vectors
   std::array<void*, kSlotCount> scratch_{};

@@ -37,6 +37,15 @@ __device__ __forceinline__ float block_sum(float v) {
   return s;
 }
 
+// Hint: fetch [p, p + bytes) into this SM's L1, the warp's lanes sharing the
+// 128-byte lines. Prefetches never fault, so a row end need not be exact.
+__device__ __forceinline__ void prefetch_l1(const void* p, size_t bytes, int lane) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t off = static_cast<size_t>(lane) * 128; off < bytes; off += 32 * 128) {
+    asm volatile("prefetch.global.L1 [%0];" ::"l"(c + off));
+  }
+}
+
 // As the CPU backend computes them (cpu::silu, cpu::sigmoid).
 __device__ __forceinline__ float silu(float x) {
   return x / (1.0f + expf(-x));

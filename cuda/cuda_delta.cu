@@ -98,6 +98,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 void CudaBackend::gated_delta_rule(const float* q, const float* k, const float* v, const float* g, const float* beta,
                                    int64_t n_tokens, const runtime::DeltaShape& s, float* state, float* out,
                                    bool /*chunked: see the file comment*/) {
+  NLM_OP_SCOPE("gated_delta_rule", n_tokens > 1 ? "prefill" : "decode");
   if (n_tokens <= 0 || s.n_v_heads <= 0) return;
   const int d = s.head_dim;
   if (s.n_k_heads <= 0 || s.n_v_heads % s.n_k_heads != 0 || d <= 0) {

@@ -33,14 +33,19 @@ __global__ void norm_kernel(const float* x, const float* w, const float* z, int6
   const int64_t r = blockIdx.x;
   const float* xr = x + r * n;
   float ss = 0.0f;
+  // Unrolled so that several loads are in flight: a decode step's norms are
+  // single rows, where each thread's loads in sequence set the time.
+#pragma unroll 4
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
   ss = kern::block_sum(ss);
   float* yr = y + r * n;
   if constexpr (kKind == NormKind::kL2) {
     const float inv = scale / fmaxf(sqrtf(ss), eps);
+#pragma unroll 4
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) yr[i] = xr[i] * inv;
   } else {
     const float s = 1.0f / sqrtf(ss / static_cast<float>(n) + eps);
+#pragma unroll 4
     for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
       float v = xr[i] * s * w[i];
       if constexpr (kKind == NormKind::kRmsGated) v *= kern::silu(z[r * n + i]);
@@ -123,6 +128,7 @@ void check_rows(const char* op, int64_t rows) {
 }  // namespace
 
 void CudaBackend::rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y) {
+  NLM_OP_SCOPE("rms_norm");
   if (rows <= 0 || n <= 0) return;
   check_rows("rms_norm", rows);
   norm_kernel<NormKind::kRms>
@@ -132,6 +138,7 @@ void CudaBackend::rms_norm(const float* x, const float* w, int64_t rows, int64_t
 
 void CudaBackend::rms_norm_gated(const float* x, const float* w, const float* z, int64_t rows, int64_t n, float eps,
                                  float* y) {
+  NLM_OP_SCOPE("rms_norm_gated");
   if (rows <= 0 || n <= 0) return;
   check_rows("rms_norm_gated", rows);
   norm_kernel<NormKind::kRmsGated>
@@ -140,6 +147,7 @@ void CudaBackend::rms_norm_gated(const float* x, const float* w, const float* z,
 }
 
 void CudaBackend::l2_norm(const float* x, int64_t rows, int64_t n, float eps, float scale, float* y) {
+  NLM_OP_SCOPE("l2_norm");
   if (rows <= 0 || n <= 0) return;
   check_rows("l2_norm", rows);
   norm_kernel<NormKind::kL2>
@@ -148,12 +156,14 @@ void CudaBackend::l2_norm(const float* x, int64_t rows, int64_t n, float eps, fl
 }
 
 void CudaBackend::add(const float* a, const float* b, int64_t n, float* y) {
+  NLM_OP_SCOPE("add");
   if (n <= 0) return;
   add_kernel<<<grid_for(n, kThreads), kThreads, 0, stream()>>>(a, b, n, y);
   NLM_CUDA_LAUNCH_CHECK();
 }
 
 void CudaBackend::mul_sigmoid(const float* x, const float* gate, int64_t n, float* y) {
+  NLM_OP_SCOPE("mul_sigmoid");
   if (n <= 0) return;
   mul_sigmoid_kernel<<<grid_for(n, kThreads), kThreads, 0, stream()>>>(x, gate, n, y);
   NLM_CUDA_LAUNCH_CHECK();
@@ -161,6 +171,7 @@ void CudaBackend::mul_sigmoid(const float* x, const float* gate, int64_t n, floa
 
 void CudaBackend::rope_neox(float* x, int64_t n_tokens, int n_heads, int head_dim, int n_rot, const int32_t* positions,
                             float freq_base) {
+  NLM_OP_SCOPE("rope_neox");
   const int half = n_rot / 2;
   if (n_tokens <= 0 || n_heads <= 0 || half <= 0) return;
   if (n_rot > head_dim) throw Error(ErrorCode::kInvalidArgument, "rope_neox: n_rot exceeds head_dim");
@@ -174,6 +185,7 @@ void CudaBackend::rope_neox(float* x, int64_t n_tokens, int n_heads, int head_di
 
 void CudaBackend::conv1d_silu(const float* x, int64_t n_tokens, int64_t channels, const float* w, int kernel,
                               float* state, float* y) {
+  NLM_OP_SCOPE("conv1d_silu");
   if (channels <= 0 || kernel <= 0) return;
   conv1d_silu_kernel<<<grid_for(channels, kThreads), kThreads, 0, stream()>>>(x, n_tokens, channels, w, kernel, state,
                                                                               y);
@@ -182,6 +194,7 @@ void CudaBackend::conv1d_silu(const float* x, int64_t n_tokens, int64_t channels
 
 void CudaBackend::delta_gates(const float* ba, int64_t n_tokens, const runtime::DeltaShape& s, const float* dt_bias,
                               const float* ssm_a, float* beta, float* g) {
+  NLM_OP_SCOPE("delta_gates");
   if (n_tokens <= 0 || s.n_v_heads <= 0) return;
   const int64_t total = n_tokens * s.n_v_heads;
   delta_gates_kernel<<<grid_for(total, kThreads), kThreads, 0, stream()>>>(ba, n_tokens, s.n_k_heads, s.n_v_heads,

@@ -521,7 +521,9 @@ TEST_CASE("cuda backend: MoE block with and without the shared expert", "[.][gpu
       return m;
     };
     const runtime::MoeWeights mc = make(cpu, runtime::ComputeMode::kExact), mg = make(*g, c.mode);
-    for (int64_t T : {1, 5, 8, 9, 37}) {
+    // 9 and 37 tokens: every expert has few items (the grouped form); 700: some of 8 experts get more than
+    // kGroupedMaxPerExpert items (the per-expert GEMM form).
+    for (int64_t T : {1, 5, 8, 9, 37, 700}) {
       INFO(c.n_expert << " experts, top-" << c.k << ", " << T << " tokens, shared " << c.has_shared);
       const auto x = random_vec(rng, T * E, -2, 2);
       std::vector<float> ref(T * E);
