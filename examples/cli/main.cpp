@@ -25,7 +25,8 @@ const Command kCommands[] = {
      "[--cache-type-k T] [--cache-type-v T] [--ubatch N] [--threads N] [--ctx N] [--recurrent] [--device D | --devices cpu:0,cpu:1|cuda:0,... [--split layer] [--tensor-split 1,1]]"},
     {"bench", nextlm::cli::cmd_bench,
      "bench MODEL [-p 512] [-n 128] [-d 0,4096] [--threads N] [--cache-type-k T] [--cache-type-v T] [--ubatch N] "
-     "[--device cpu|cuda[:N]] [--json] [--no-warmup] [--no-mmap] [--no-huge-pages]"},
+     "[--device cpu|cuda[:N] | --devices cpu:0,cpu:1|cuda:0,... [--split layer|tensor] [--tensor-split 1,1]] "
+     "[--cpu-moe N] [--json] [--no-warmup] [--no-mmap] [--no-huge-pages]"},
     {"plan", nextlm::cli::cmd_plan,
      "plan MODEL [--ctx N] [--cache-type-k T] [--cache-type-v T] [--devices cuda:0,cuda:1] [--device-memory 12G,12G] "
      "[--split layer|tensor] [--tensor-split 1,1] [--cpu-moe N] [--ubatch N] [--sequences N]"},
