@@ -1,16 +1,19 @@
 // Topology parsing and the memory planner.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "gguf/gguf_reader.h"
 #include "gguf/gguf_writer.h"
 #include "model/memory_plan.h"
 #include "nextlm/error.h"
+#include "quant/repack.h"
 #include "synth/model_shape.h"
 #include "synth/synth_writer.h"
 #include "synth/tokenizer_source.h"
 #include "synth/type_mix.h"
+#include "util/mapped_file.h"
 
 using namespace nextlm;
 
@@ -80,6 +83,26 @@ TEST_CASE("plan: the REAP-40B IQ3_M shape with a 262k q8_0/q4_0 cache fits two 1
   auto offload = model::plan_memory(*f, c, runtime::Topology::parse("cuda:0", "layer", "", "12G", 40), req);
   CHECK(offload.fits());
   CHECK(offload.cpu_expert_bytes > (12ull << 30));
+  // Copied CPU weights are repacked where a faster kernel needs it (IQ3_S: 134 bytes per 256 values, not 110),
+  // and the plan counts what the CPU will hold.
+  model::PlanRequest in_place = req;
+  in_place.cpu_huge_pages = false;
+  auto offload_in_place = model::plan_memory(*f, c, runtime::Topology::parse("cuda:0", "layer", "", "12G", 40), in_place);
+  uint64_t growth = 0;
+  for (const auto& t : f->tensors()) {
+    int l = -1;
+    if (t.type != quant::Type::IQ3_S || t.name.find("_exps.") == std::string::npos ||
+        std::sscanf(t.name.c_str(), "blk.%d.", &l) != 1 || l >= 40) {
+      continue;
+    }
+    growth += static_cast<uint64_t>(t.n_elements() / 256) * 134 - t.n_bytes;
+  }
+  CHECK(growth > 0);
+  if (quant::repack_for(quant::Type::IQ3_S) != quant::Repack::kNone && f->is_mapped() && util::huge_pages_available()) {
+    CHECK(offload.cpu_expert_bytes == offload_in_place.cpu_expert_bytes + growth);
+  } else {
+    CHECK(offload.cpu_expert_bytes == offload_in_place.cpu_expert_bytes);
+  }
   // Three devices with unequal ratios take contiguous, non-empty layer ranges.
   auto three = model::plan_memory(*f, c, runtime::Topology::parse("cuda:0,cuda:1,cpu:0", "layer", "2,1,1"), req);
   CHECK(three.devices[0].last_layer + 1 == three.devices[1].first_layer);

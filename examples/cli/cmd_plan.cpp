@@ -1,7 +1,8 @@
 // `nextlm plan MODEL [--ctx N] [--cache-type-k T] [--cache-type-v T]
 //  [--devices cuda:0,cuda:1] [--device-memory 12G,12G] [--split layer|tensor]
-//  [--tensor-split 1,1] [--cpu-moe N] [--ubatch N] [--sequences N]`:
-// the per-device memory table, from the file's header only. Exit status 0
+//  [--tensor-split 1,1] [--cpu-moe N] [--ubatch N] [--sequences N] [--no-huge-pages]`:
+// the per-device memory table, from the file's header only (--no-huge-pages:
+// CPU weights used in place, as bench and the server with that flag). Exit status 0
 // when it fits, 1 when it does not (with the shortfall).
 #include <fmt/format.h>
 
@@ -18,7 +19,7 @@ int cmd_plan(int argc, char** argv) {
   Args args(argc, argv,
             {"ctx", "cache-type-k", "cache-type-v", "devices", "device-memory", "split", "tensor-split", "cpu-moe",
              "ubatch", "sequences"},
-            {});
+            {"no-huge-pages"});
   if (args.positionals().size() != 1) throw UsageError{"expected one MODEL path"};
   auto file = gguf::GgufFile::open(args.positionals()[0]);
   model::Qwen3NextConfig config = model::Qwen3NextConfig::from_gguf(*file);
@@ -34,6 +35,7 @@ int cmd_plan(int argc, char** argv) {
   req.n_sequences = static_cast<int>(args.get_int("sequences", 1));
   req.cache_k = quant::cache_type_from_name(args.get("cache-type-k", "f16"));
   req.cache_v = quant::cache_type_from_name(args.get("cache-type-v", "f16"));
+  req.cpu_huge_pages = !args.has("no-huge-pages");
   const model::MemoryPlan plan = model::plan_memory(*file, config, topo, req);
   fmt::print("{}: {} layers, context {} x {} sequence(s), cache {}/{}, {} split\n", args.positionals()[0],
              config.n_layer, req.n_ctx, req.n_sequences, quant::type_info(req.cache_k).name,

@@ -29,7 +29,7 @@ const Command kCommands[] = {
      "[--cpu-moe N] [--json] [--no-warmup] [--no-mmap] [--no-huge-pages]"},
     {"plan", nextlm::cli::cmd_plan,
      "plan MODEL [--ctx N] [--cache-type-k T] [--cache-type-v T] [--devices cuda:0,cuda:1] [--device-memory 12G,12G] "
-     "[--split layer|tensor] [--tensor-split 1,1] [--cpu-moe N] [--ubatch N] [--sequences N]"},
+     "[--split layer|tensor] [--tensor-split 1,1] [--cpu-moe N] [--ubatch N] [--sequences N] [--no-huge-pages]"},
     {"synth", nextlm::cli::cmd_synth,
      "synth (--preset tiny|bench-cpu|reap-40b | --shape KEY=VAL,...) [--types MIX] --out FILE.gguf "
      "[--seed N] [--vocab VOCAB.gguf] [--threads N] [--header-only]"},

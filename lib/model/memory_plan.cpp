@@ -6,6 +6,8 @@
 #include <cstdio>
 
 #include "nextlm/error.h"
+#include "quant/repack.h"
+#include "util/mapped_file.h"
 
 namespace nextlm::model {
 
@@ -43,6 +45,18 @@ uint64_t tensor_split_bytes(const std::string& name, uint64_t bytes, const Qwen3
   }
   if (name == "output.weight") return part(s.vocab.size(), c.n_vocab);
   return bytes;
+}
+
+// What a CPU device holds of a tensor beyond its file bytes: copied weights
+// of a type with a repacked kernel are repacked (quant/repack.h; IQ3_S grows
+// from 110 to 134 bytes per 256 values). Zero where weights stay in place.
+uint64_t cpu_repack_growth(const gguf::TensorInfo& t, bool copied) {
+  if (!copied || t.ne[0] % 256 != 0) return 0;
+  const quant::Repack r = quant::repack_for(t.type);
+  if (r == quant::Repack::kNone) return 0;
+  const uint64_t rows = static_cast<uint64_t>(t.n_rows());
+  const uint64_t grown = rows * quant::repacked_row_bytes(r, t.ne[0]);
+  return grown > t.n_bytes ? grown - t.n_bytes : 0;
 }
 
 // Activations of one ubatch plus, on GPUs, the dequantization tile of the
@@ -118,14 +132,17 @@ MemoryPlan plan_memory(const gguf::GgufFile& file, const Qwen3NextConfig& c, con
   const uint64_t rec_layer = static_cast<uint64_t>(req.n_sequences) * 4 *
                              (static_cast<uint64_t>(c.conv_kernel - 1) * c.conv_dim() +
                               static_cast<uint64_t>(c.ssm_dt_rank) * c.ssm_d_state * c.ssm_d_state);
-  std::vector<uint64_t> layer_w(c.n_layer, 0);
-  uint64_t global_first = 0, global_last = 0;
+  // CPU devices hold repacked copies of some weights (cpu_repack_growth), as load_placed makes them.
+  const bool cpu_copied = req.cpu_huge_pages && file.is_mapped() && util::huge_pages_available();
+  std::vector<uint64_t> layer_w(c.n_layer, 0), layer_grow(c.n_layer, 0);
+  uint64_t global_first = 0, global_last = 0, first_grow = 0, last_grow = 0;
   for (const auto& t : file.tensors()) {
     plan.model_bytes += t.n_bytes;
     const int l = layer_of(t.name);
     if (l >= c.n_layer) throw Error(ErrorCode::kCorruptFile, fmt::format("plan: tensor '{}' beyond block_count", t.name));
+    const uint64_t grow = cpu_repack_growth(t, cpu_copied);
     if (l >= 0 && is_routed_expert(t.name) && l < topo.cpu_moe_layers) {
-      plan.cpu_expert_bytes += t.n_bytes;
+      plan.cpu_expert_bytes += t.n_bytes + grow;
       continue;
     }
     // The CPU experts route for themselves: a copy of the router goes with them.
@@ -134,10 +151,13 @@ MemoryPlan plan_memory(const gguf::GgufFile& file, const Qwen3NextConfig& c, con
     }
     if (l >= 0) {
       layer_w[l] += t.n_bytes;
+      layer_grow[l] += grow;
     } else if (t.name == "token_embd.weight") {
       global_first += t.n_bytes;
+      first_grow += grow;
     } else {
       global_last += t.n_bytes;
+      last_grow += grow;
     }
   }
   for (int64_t l = 0; l < c.n_layer; ++l) {
@@ -164,13 +184,17 @@ MemoryPlan plan_memory(const gguf::GgufFile& file, const Qwen3NextConfig& c, con
         u.weights += layer_w[l];
         (c.recurrent[l] ? u.recurrent : u.kv_cache) += cost(l) - layer_w[l];
         done += cost(l);
+        if (u.device.kind == DeviceKind::kCpu) u.weights += layer_grow[l];
         ++l;
       }
     }
-    plan.devices.front().weights += global_first;
-    plan.devices.back().weights += global_last;
+    auto cpu_grow = [&](const DeviceUsage& u, uint64_t g) { return u.device.kind == DeviceKind::kCpu ? g : 0; };
+    plan.devices.front().weights += global_first + cpu_grow(plan.devices.front(), first_grow);
+    plan.devices.back().weights += global_last + cpu_grow(plan.devices.back(), last_grow);
     // A tied LM head on another device than the embedding is a second copy there.
-    if (nd > 1 && !file.find_tensor("output.weight")) plan.devices.back().weights += global_first;
+    if (nd > 1 && !file.find_tensor("output.weight")) {
+      plan.devices.back().weights += global_first + cpu_grow(plan.devices.back(), first_grow);
+    }
   } else {
     // Each device's slice of every tensor, KV cache and recurrent state, cut as the loader cuts them.
     const gguf::TensorInfo* down = file.find_tensor("blk.0.ffn_down_shexp.weight");
@@ -203,12 +227,13 @@ MemoryPlan plan_memory(const gguf::GgufFile& file, const Qwen3NextConfig& c, con
       for (const auto& t : file.tensors()) {
         const int l = layer_of(t.name);
         if (l >= 0 && l < topo.cpu_moe_layers && is_routed_expert(t.name)) continue;
+        const uint64_t bytes = t.n_bytes + (u.device.kind == DeviceKind::kCpu ? cpu_repack_growth(t, cpu_copied) : 0);
         if (t.name == "token_embd.weight") {
-          if (d == 0) u.weights += t.n_bytes;
-          if (tied && nd > 1) u.weights += t.n_bytes / static_cast<uint64_t>(c.n_vocab) * s.vocab.size();
+          if (d == 0) u.weights += bytes;
+          if (tied && nd > 1) u.weights += bytes / static_cast<uint64_t>(c.n_vocab) * s.vocab.size();
           continue;
         }
-        u.weights += tensor_split_bytes(t.name, t.n_bytes, c, s);
+        u.weights += tensor_split_bytes(t.name, bytes, c, s);
       }
       for (int64_t l = 0; l < c.n_layer; ++l) {
         if (c.recurrent[l]) u.recurrent += rec_layer / static_cast<uint64_t>(c.ssm_n_group) * s.k_heads.size();

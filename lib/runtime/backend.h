@@ -30,6 +30,10 @@ struct Weight {
   int64_t n_mats = 1;
   size_t row_bytes = 0;
   size_t matrix_bytes = 0;
+  // 0: blocks as in the file. Else the backend's own arrangement of them,
+  // set by its prepare_weight and read only by that backend (the CPU's:
+  // quant::Repack); row_bytes and matrix_bytes are then that layout's.
+  int layout = 0;
 };
 
 // Memory owned by a backend.

@@ -10,6 +10,7 @@
 
 #include "nextlm/error.h"
 #include "quant/dequant.h"
+#include "quant/repack.h"
 #include "util/mapped_file.h"
 
 namespace nextlm::runtime {
@@ -54,7 +55,7 @@ CpuBackend::~CpuBackend() {
   for (const HugeChunk& c : huge_) ::munmap(c.data, c.len);
 }
 
-const void* CpuBackend::copy_to_huge_pages(const void* src, size_t bytes) {
+uint8_t* CpuBackend::take_huge_pages(size_t bytes) {
   constexpr size_t kAlign = 64, kChunk = size_t{256} << 20;
   const size_t need = (bytes + kAlign - 1) / kAlign * kAlign;
   if (huge_.empty() || huge_.back().len - huge_.back().used < need) {
@@ -65,6 +66,23 @@ const void* CpuBackend::copy_to_huge_pages(const void* src, size_t bytes) {
   HugeChunk& c = huge_.back();
   uint8_t* dst = c.data + c.used;
   c.used += need;
+  return dst;
+}
+
+void CpuBackend::release_source(const void* src, size_t bytes) {
+  // Whole pages of the source inside the file mapping: dropping them is safe
+  // (they fault back in from the file) and keeps the peak resident memory down.
+  const auto* s = static_cast<const uint8_t*>(src);
+  if (s >= mapped_ && s + bytes <= mapped_ + mapped_len_) {
+    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t b = (reinterpret_cast<uintptr_t>(s) + page - 1) / page * page;
+    const uintptr_t e = (reinterpret_cast<uintptr_t>(s) + bytes) / page * page;
+    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+  }
+}
+
+const void* CpuBackend::copy_to_huge_pages(const void* src, size_t bytes) {
+  uint8_t* dst = take_huge_pages(bytes);
   // In parallel: the source pages fault in from the file as they are read.
   constexpr int64_t kPiece = int64_t{1} << 20;
   const auto* s = static_cast<const uint8_t*>(src);
@@ -74,14 +92,7 @@ const void* CpuBackend::copy_to_huge_pages(const void* src, size_t bytes) {
       std::memcpy(dst + off, s + off, std::min<size_t>(kPiece, bytes - off));
     }
   });
-  // Whole pages of the source inside the file mapping: dropping them is safe
-  // (they fault back in from the file) and keeps the peak resident memory down.
-  if (s >= mapped_ && s + bytes <= mapped_ + mapped_len_) {
-    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-    const uintptr_t b = (reinterpret_cast<uintptr_t>(s) + page - 1) / page * page;
-    const uintptr_t e = (reinterpret_cast<uintptr_t>(s) + bytes) / page * page;
-    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
-  }
+  release_source(src, bytes);
   return dst;
 }
 
@@ -106,9 +117,24 @@ Weight CpuBackend::prepare_weight(quant::Type type, const void* file_data, int64
   } else {
     w.type = type;
     w.data = file_data;
-    if (huge_page_weights_) {
-      w.data = copy_to_huge_pages(file_data, quant::row_bytes(type, cols) * static_cast<size_t>(rows * n_mats));
+    const quant::Repack repack = huge_page_weights_ ? quant::repack_for(type) : quant::Repack::kNone;
+    const size_t src_row = quant::row_bytes(type, cols);
+    if (repack != quant::Repack::kNone && cols % 256 == 0) {
+      // Copied anyway: into the layout with the faster kernel (quant/repack.h).
+      const size_t dst_row = quant::repacked_row_bytes(repack, cols);
+      uint8_t* dst = take_huge_pages(dst_row * static_cast<size_t>(rows * n_mats));
+      const auto* src = static_cast<const uint8_t*>(file_data);
+      pool_.parallel_for(rows * n_mats, 64, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) quant::repack_row(repack, src + r * src_row, cols, dst + r * dst_row);
+      });
+      release_source(file_data, src_row * static_cast<size_t>(rows * n_mats));
+      w.data = dst;
+      w.layout = static_cast<int>(repack);
+      w.row_bytes = dst_row;
+      w.matrix_bytes = dst_row * static_cast<size_t>(rows);
+      return w;
     }
+    if (huge_page_weights_) w.data = copy_to_huge_pages(file_data, src_row * static_cast<size_t>(rows * n_mats));
   }
   w.row_bytes = quant::row_bytes(w.type, cols);
   w.matrix_bytes = w.row_bytes * static_cast<size_t>(rows);
@@ -129,9 +155,26 @@ void CpuBackend::get_rows(const Weight& w, const int32_t* ids, int64_t n, float*
     if (ids[t] < 0 || ids[t] >= w.rows) {
       throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(ids[t]) + " out of range");
     }
-    quant::dequantize_row(w.type, base + ids[t] * w.row_bytes, out + t * w.cols, w.cols);
+    cpu::weight_row_f32(w, base + ids[t] * w.row_bytes, out + t * w.cols);
   }
 }
+
+namespace cpu {
+
+quant::DotKernels weight_kernels(const Weight& w) {
+  if (w.layout != 0) return quant::repacked_dot_kernels(static_cast<quant::Repack>(w.layout));
+  return w.type == quant::Type::F32 ? quant::DotKernels{} : quant::dot_kernels(w.type);
+}
+
+void weight_row_f32(const Weight& w, const uint8_t* row, float* out) {
+  if (w.layout != 0) {
+    quant::dequantize_repacked_row(static_cast<quant::Repack>(w.layout), row, out, w.cols);
+  } else {
+    quant::dequantize_row(w.type, row, out, w.cols);
+  }
+}
+
+}  // namespace cpu
 
 void CpuBackend::rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y) {
   for (int64_t r = 0; r < rows; ++r) {

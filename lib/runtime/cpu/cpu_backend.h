@@ -77,7 +77,10 @@ class CpuBackend final : public Backend {
 
   ThreadPool pool_;
   std::deque<std::vector<float>> owned_;  // exact-mode weights, legacy reorders, vectors
-  // Copies on 2 MiB pages: chunks handed out front to back.
+  // Copies on 2 MiB pages: chunks handed out front to back. place() gets the
+  // destination and fills it (a copy, or a repack of the rows).
+  uint8_t* take_huge_pages(size_t bytes);
+  void release_source(const void* src, size_t bytes);
   const void* copy_to_huge_pages(const void* src, size_t bytes);
   struct HugeChunk {
     uint8_t* data;
@@ -111,6 +114,10 @@ constexpr int64_t kTileMinTokens = 3;
 // per ISA (NLM_CPU_CLONES). Out of line on purpose: inlined into the delta
 // rule's loops over rows, the compiler vectorizes the outer loop with gathers.
 float dot(const float* a, const float* b, int64_t n);
+// The integer kernels for w's layout (none for f32 or where the type has none).
+quant::DotKernels weight_kernels(const Weight& w);
+// One row of w (in w's layout) as f32 floats.
+void weight_row_f32(const Weight& w, const uint8_t* row, float* out);
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 }  // namespace cpu

@@ -98,7 +98,7 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
 void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) {
   const auto* base = static_cast<const uint8_t*>(w.data) + mat * w.matrix_bytes;
   const int64_t cols = w.cols, rows = w.rows;
-  const quant::DotKernels k = w.type == quant::Type::F32 ? quant::DotKernels{} : quant::dot_kernels(w.type);
+  const quant::DotKernels k = cpu::weight_kernels(w);
   if (w.type == quant::Type::BF16) {
     // Native BF16: each token's activations rounded to bf16 once, then
     // VDPBF16PS's arithmetic per (row, token) on every ISA (quant/dot_bf16.h),
@@ -206,7 +206,7 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       if (w.type == quant::Type::F32) {
         wr = reinterpret_cast<const float*>(base + r * w.row_bytes);
       } else {
-        quant::dequantize_row(w.type, base + r * w.row_bytes, tmp.data(), cols);
+        cpu::weight_row_f32(w, base + r * w.row_bytes, tmp.data());
         wr = tmp.data();
       }
       for (int64_t t = 0; t < n_tokens; ++t) y[t * rows + r] = cpu::dot(wr, x + t * cols, cols);

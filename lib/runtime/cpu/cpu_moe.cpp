@@ -73,12 +73,12 @@ struct Segment {
 };
 
 Segment segment(const Weight& w, int64_t mat, QRow& act, float* out) {
-  const quant::DotKernels k = quant::dot_kernels(w.type);
+  const quant::DotKernels k = cpu::weight_kernels(w);
   return {&w, mat, &act, act.codes_for(k.vec_dot_layout), out, k.vec_dot_rows};
 }
 
 bool has_vec_dot(const Weight& w) {
-  return w.type != quant::Type::F32 && w.cols % 32 == 0 && quant::dot_kernels(w.type).vec_dot_rows != nullptr;
+  return w.type != quant::Type::F32 && w.cols % 32 == 0 && cpu::weight_kernels(w).vec_dot_rows != nullptr;
 }
 
 // All segments' rows as one parallel job.

@@ -1,0 +1,140 @@
+// AVX-512 VNNI decode kernel for repacked IQ3_S rows (Repack::kIq3sNibbles,
+// see repack.h): compiled by target pragma, installed only through
+// repacked_dot_kernels() where the active ISA is AVX-512.
+//
+// Per 256-block: two 64-byte loads give four registers of 64 codes (a mask
+// and a shift each), four multiply-adds against the activations in the
+// matching order (act_nibble_layout) give 16 dwords of 16-element sums, and
+// S_u = 2 D_u - 15 A_u (D_u: codes x activations, A_u: the unit's activation
+// sum, precomputed with the layout) is the exact integer unit sum of the
+// values 2c - 15. The float steps are the IQ3_S VBMI kernel's, so results are
+// bit-identical to the file layout's on every path.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "quant/prefetch.h"
+#include "quant/repack.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define NLM_ISA_TARGET "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"
+#include "quant/isa_target_push.inc"
+
+namespace nextlm::quant::detail {
+namespace {
+
+constexpr size_t kBlockBytes = 134, kScales = 128, kD = 132;
+
+// Per 256-block: 256 bytes with out[64k + 4m + j] = qx[16m + 4k + j] (the
+// codes' order), then, after all blocks, 8 int32 unit sums per block.
+void act_nibble_layout(const int8_t* qx, const float*, int64_t n, int8_t* out) {
+  for (int64_t b = 0; b < n; b += 256) {
+    for (int k = 0; k < 4; ++k)
+      for (int m = 0; m < 16; ++m)
+        for (int j = 0; j < 4; ++j) out[b + 64 * k + 4 * m + j] = qx[b + 16 * m + 4 * k + j];
+    int32_t sums[8];
+    for (int u = 0; u < 8; ++u) {
+      int32_t a = 0;
+      for (int i = 0; i < 32; ++i) a += qx[b + 32 * u + i];
+      sums[u] = a;
+    }
+    std::memcpy(out + n + (b / 256) * 32, sums, sizeof sums);
+  }
+}
+
+float vec_dot_iq3s_nib(const uint8_t* row, const int8_t* qa, const float* dx, const float*, int64_t n) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m256i nibble_shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+  const __m512 odd16 = _mm512_setr_ps(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const int8_t* unit_sums = qa + n;
+  __m256 acc = _mm256_setzero_ps();  // lane u % 8 (dot.h)
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* blk = row + b * kBlockBytes;
+    prefetch_ahead<kBlockBytes>(blk);
+    // dx * (d * (1 + 2 s)) for the 8 units, as the VBMI kernel.
+    uint32_t sc;
+    uint16_t dh;
+    std::memcpy(&sc, blk + kScales, 4);
+    std::memcpy(&dh, blk + kD, 2);
+    const __m256i nib = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(sc)), nibble_shifts);
+    const __m256 odd = _mm512_castps512_ps256(_mm512_permutexvar_ps(_mm512_castsi256_si512(nib), odd16));
+    const __m256 ws = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dh)), odd);
+    const __m256 scale8 = _mm256_mul_ps(_mm256_loadu_ps(dx + 8 * b), ws);
+    const __m512i c0 = _mm512_loadu_si512(blk), c1 = _mm512_loadu_si512(blk + 64);
+    const int8_t* a = qa + 256 * b;
+    __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(c0, m4), _mm512_loadu_si512(a));
+    s = _mm512_dpbusd_epi32(s, _mm512_and_si512(_mm512_srli_epi16(c0, 4), m4), _mm512_loadu_si512(a + 64));
+    s = _mm512_dpbusd_epi32(s, _mm512_and_si512(c1, m4), _mm512_loadu_si512(a + 128));
+    s = _mm512_dpbusd_epi32(s, _mm512_and_si512(_mm512_srli_epi16(c1, 4), m4), _mm512_loadu_si512(a + 192));
+    // D_u = dwords 2u + 2u + 1; S_u = 2 D_u - 15 A_u, exact.
+    const __m256i d_u = _mm512_cvtepi64_epi32(_mm512_add_epi32(s, _mm512_srli_epi64(s, 32)));
+    const __m256i a_u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit_sums + 32 * b));
+    const __m256i s_u = _mm256_sub_epi32(_mm256_slli_epi32(d_u, 1), _mm256_sub_epi32(_mm256_slli_epi32(a_u, 4), a_u));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s_u), scale8, acc);
+  }
+  // ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)), as hsum8.
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+
+// As unpack_iq3_s (values, ws = d (1 + 2s) per 16, no offsets): the codes
+// come out in the kernel's order, dword 4m + k of the block in register k's
+// dword m, and a 4 x 4 transpose of dwords, then of 128-bit lanes, puts them
+// in element order.
+void unpack_iq3s_nib(const uint8_t* row, int64_t n, int8_t* q, float* ws, float* m) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F), k15 = _mm512_set1_epi8(15);
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* blk = row + b * kBlockBytes;
+    uint16_t dh;
+    std::memcpy(&dh, blk + kD, 2);
+    const float d = _cvtsh_ss(dh);
+    for (int ib = 0; ib < 8; ++ib) {
+      const int s = (blk[kScales + ib / 2] >> (4 * (ib % 2))) & 0x0F;
+      ws[b * 16 + 2 * ib] = ws[b * 16 + 2 * ib + 1] = d * static_cast<float>(1 + 2 * s);
+      m[b * 8 + ib] = 0.0f;
+    }
+    const __m512i c0 = _mm512_loadu_si512(blk), c1 = _mm512_loadu_si512(blk + 64);
+    auto value = [&](__m512i c) { return _mm512_sub_epi8(_mm512_add_epi8(c, c), k15); };
+    const __m512i v0 = value(_mm512_and_si512(c0, m4)), v1 = value(_mm512_and_si512(_mm512_srli_epi16(c0, 4), m4));
+    const __m512i v2 = value(_mm512_and_si512(c1, m4)), v3 = value(_mm512_and_si512(_mm512_srli_epi16(c1, 4), m4));
+    const __m512i lo01 = _mm512_unpacklo_epi32(v0, v1), hi01 = _mm512_unpackhi_epi32(v0, v1);
+    const __m512i lo23 = _mm512_unpacklo_epi32(v2, v3), hi23 = _mm512_unpackhi_epi32(v2, v3);
+    // Lane L of A, B, C, D: dwords 4m .. 4m + 3 for m = 4L, 4L + 1, 4L + 2, 4L + 3.
+    const __m512i A = _mm512_unpacklo_epi64(lo01, lo23), B = _mm512_unpackhi_epi64(lo01, lo23);
+    const __m512i C = _mm512_unpacklo_epi64(hi01, hi23), D = _mm512_unpackhi_epi64(hi01, hi23);
+    const __m512i ab_lo = _mm512_shuffle_i32x4(A, B, 0x44), ab_hi = _mm512_shuffle_i32x4(A, B, 0xEE);
+    const __m512i cd_lo = _mm512_shuffle_i32x4(C, D, 0x44), cd_hi = _mm512_shuffle_i32x4(C, D, 0xEE);
+    int8_t* out = q + 256 * b;
+    _mm512_storeu_si512(out, _mm512_shuffle_i32x4(ab_lo, cd_lo, 0x88));
+    _mm512_storeu_si512(out + 64, _mm512_shuffle_i32x4(ab_lo, cd_lo, 0xDD));
+    _mm512_storeu_si512(out + 128, _mm512_shuffle_i32x4(ab_hi, cd_hi, 0x88));
+    _mm512_storeu_si512(out + 192, _mm512_shuffle_i32x4(ab_hi, cd_hi, 0xDD));
+  }
+}
+
+__attribute__((flatten)) void vec_dot_iq3s_nib_rows(const uint8_t* row, size_t row_bytes, int64_t n_rows,
+                                                    const int8_t* qa, const float* dx, const float* sx, int64_t n,
+                                                    float* out) {
+  for (int64_t r = 0; r < n_rows; ++r) out[r] = vec_dot_iq3s_nib(row + static_cast<size_t>(r) * row_bytes, qa, dx, sx, n);
+}
+
+}  // namespace
+
+void add_iq3s_nibble_kernels(DotKernels& k) {
+  if (!isa_supported(Isa::kAvx512)) return;
+  k.unpack = unpack_iq3s_nib;
+  k.vec_dot = vec_dot_iq3s_nib;
+  k.vec_dot_rows = vec_dot_iq3s_nib_rows;
+  k.vec_dot_layout = act_nibble_layout;
+}
+
+}  // namespace nextlm::quant::detail
+
+#include "quant/isa_target_pop.inc"
+#else
+namespace nextlm::quant::detail {
+void add_iq3s_nibble_kernels(DotKernels&) {}
+}  // namespace nextlm::quant::detail
+#endif
