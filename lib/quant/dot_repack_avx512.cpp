@@ -24,7 +24,7 @@
 namespace nextlm::quant::detail {
 namespace {
 
-constexpr size_t kBlockBytes = 134, kScales = 128, kD = 132;
+constexpr size_t kBlockBytes = kNibBlockBytes, kScales = kNibScales, kD = kNibD;
 
 // Per 256-block: 256 bytes with out[64k + 4m + j] = qx[16m + 4k + j] (the
 // codes' order), then, after all blocks, 8 int32 unit sums per block.
@@ -87,12 +87,8 @@ void unpack_iq3s_nib(const uint8_t* row, int64_t n, int8_t* q, float* ws, float*
   const __m512i m4 = _mm512_set1_epi8(0x0F), k15 = _mm512_set1_epi8(15);
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = row + b * kBlockBytes;
-    uint16_t dh;
-    std::memcpy(&dh, blk + kD, 2);
-    const float d = _cvtsh_ss(dh);
     for (int ib = 0; ib < 8; ++ib) {
-      const int s = (blk[kScales + ib / 2] >> (4 * (ib % 2))) & 0x0F;
-      ws[b * 16 + 2 * ib] = ws[b * 16 + 2 * ib + 1] = d * static_cast<float>(1 + 2 * s);
+      ws[b * 16 + 2 * ib] = ws[b * 16 + 2 * ib + 1] = nib_unit_scale(blk, ib);
       m[b * 8 + ib] = 0.0f;
     }
     const __m512i c0 = _mm512_loadu_si512(blk), c1 = _mm512_loadu_si512(blk + 64);
@@ -120,7 +116,33 @@ __attribute__((flatten)) void vec_dot_iq3s_nib_rows(const uint8_t* row, size_t r
   for (int64_t r = 0; r < n_rows; ++r) out[r] = vec_dot_iq3s_nib(row + static_cast<size_t>(r) * row_bytes, qa, dx, sx, n);
 }
 
+// Element order to the codes' order: register k, dword m = element dword
+// 4m + k; dwords 4m + k for m < 8 lie in the first two registers, the rest
+// in the last two.
+void nibble_codes(const int8_t* q, uint8_t* codes) {
+  const __m512i n0 = _mm512_loadu_si512(q), n1 = _mm512_loadu_si512(q + 64);
+  const __m512i n2 = _mm512_loadu_si512(q + 128), n3 = _mm512_loadu_si512(q + 192);
+  const __m512i k15 = _mm512_set1_epi8(15), m7f = _mm512_set1_epi8(0x7F);
+  __m512i c[4];
+  for (int k = 0; k < 4; ++k) {
+    const __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28),
+                                         _mm512_set1_epi32(k));
+    const __m512i lo = _mm512_permutex2var_epi32(n0, idx, n1), hi = _mm512_permutex2var_epi32(n2, idx, n3);
+    const __m512i v = _mm512_mask_blend_epi32(0xFF00, lo, hi);
+    // (v + 15) / 2 per byte: the sum is even and in 0..30, so the 16-bit shift leaks no bit that stays.
+    c[k] = _mm512_and_si512(_mm512_srli_epi16(_mm512_add_epi8(v, k15), 1), m7f);
+  }
+  _mm512_storeu_si512(codes, _mm512_or_si512(c[0], _mm512_slli_epi16(c[1], 4)));
+  _mm512_storeu_si512(codes + 64, _mm512_or_si512(c[2], _mm512_slli_epi16(c[3], 4)));
+}
+
 }  // namespace
+
+bool iq3s_nibble_codes_avx512(const int8_t* q, uint8_t* codes) {
+  if (!isa_supported(Isa::kAvx512)) return false;
+  nibble_codes(q, codes);
+  return true;
+}
 
 void add_iq3s_nibble_kernels(DotKernels& k) {
   if (!isa_supported(Isa::kAvx512)) return;
@@ -136,5 +158,6 @@ void add_iq3s_nibble_kernels(DotKernels& k) {
 #else
 namespace nextlm::quant::detail {
 void add_iq3s_nibble_kernels(DotKernels&) {}
+bool iq3s_nibble_codes_avx512(const int8_t*, uint8_t*) { return false; }
 }  // namespace nextlm::quant::detail
 #endif

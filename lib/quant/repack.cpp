@@ -3,7 +3,6 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 
 #include "nextlm/error.h"
 #include "quant/blocks.h"
@@ -14,13 +13,13 @@ namespace nextlm::quant {
 
 namespace {
 
-// kIq3sNibbles block: codes[128], then IQ3_S's scales[4] and d (f16).
-// Codes are ordered for the AVX-512 kernel's four multiply-adds per block:
-// byte 4m + j of half h (64 bytes) holds element 16m + 8h + j in its low
-// nibble and element 16m + 8h + 4 + j in its high nibble.
-constexpr size_t kNibCodes = 128, kNibScales = 128, kNibD = 132, kNibBlock = 134;
+using detail::kNibBlockBytes;
+using detail::kNibD;
+using detail::kNibScales;
+constexpr size_t kNibCodes = 128;
 constexpr int64_t kBlock = 256;
 
+// Where element i's code lies (detail::kNibBlockBytes' layout).
 size_t nib_byte(int64_t i, bool& high) {
   const int64_t m = i / 16, r = i % 16, h = r / 8, hi = (r % 8) / 4, j = r % 4;
   high = hi != 0;
@@ -28,22 +27,25 @@ size_t nib_byte(int64_t i, bool& high) {
 }
 
 void repack_iq3s(const uint8_t* src, int64_t n, uint8_t* dst) {
-  // The scalar unpack gives each value v (and IQ3_S's scales we copy as they are).
-  const DotKernels scalar = dot_kernels(Type::IQ3_S, Isa::kScalar);
-  if (!scalar.unpack) throw Error(ErrorCode::kInternal, "repack: no scalar IQ3_S unpack");
+  // The file type's unpack gives each value v (IQ3_S's scales are copied as they are).
+  DotKernels k = dot_kernels(Type::IQ3_S);
+  if (!k.unpack) k = dot_kernels(Type::IQ3_S, Isa::kScalar);
+  if (!k.unpack) throw Error(ErrorCode::kInternal, "repack: no IQ3_S unpack");
   int8_t q[kBlock];
   float ws[kBlock / 16], m[kBlock / 32];
   constexpr size_t in_block = sizeof(BlockIQ3_S);
   for (int64_t b = 0; b < n / kBlock; ++b) {
     const uint8_t* s = src + b * in_block;
-    uint8_t* d = dst + b * kNibBlock;
-    scalar.unpack(s, kBlock, q, ws, m);
-    std::memset(d, 0, kNibCodes);
-    for (int64_t i = 0; i < kBlock; ++i) {
-      bool high = false;
-      const size_t at = nib_byte(i, high);
-      const auto c = static_cast<uint8_t>((q[i] + 15) / 2);
-      d[at] |= high ? static_cast<uint8_t>(c << 4) : c;
+    uint8_t* d = dst + b * kNibBlockBytes;
+    k.unpack(s, kBlock, q, ws, m);
+    if (!detail::iq3s_nibble_codes_avx512(q, d)) {
+      std::memset(d, 0, kNibCodes);
+      for (int64_t i = 0; i < kBlock; ++i) {
+        bool high = false;
+        const size_t at = nib_byte(i, high);
+        const auto c = static_cast<uint8_t>((q[i] + 15) / 2);
+        d[at] |= high ? static_cast<uint8_t>(c << 4) : c;
+      }
     }
     std::memcpy(d + kNibScales, s + offsetof(BlockIQ3_S, scales), 4);
     std::memcpy(d + kNibD, s + offsetof(BlockIQ3_S, d), 2);
@@ -58,42 +60,12 @@ int8_t nib_value(const uint8_t* blk, int64_t i) {
 
 void dequant_iq3s_nib(const uint8_t* src, float* y, int64_t n) {
   for (int64_t b = 0; b < n / kBlock; ++b) {
-    const uint8_t* blk = src + b * kNibBlock;
-    uint16_t dh;
-    std::memcpy(&dh, blk + kNibD, 2);
-    const float d = fp16_to_fp32(dh);
+    const uint8_t* blk = src + b * kNibBlockBytes;
     for (int ib = 0; ib < 8; ++ib) {
-      const int s = (blk[kNibScales + ib / 2] >> (4 * (ib % 2))) & 0x0F;
-      const float db = d * static_cast<float>(1 + 2 * s);  // as decode_iq3_s
+      const float db = detail::nib_unit_scale(blk, ib);
       for (int e = 0; e < 32; ++e) {
         const int64_t i = 32 * ib + e;
         y[b * kBlock + i] = db * static_cast<float>(nib_value(blk, i));
-      }
-    }
-  }
-}
-
-// As unpack_iq3_s: the values, ws = d (1 + 2s) per 16, no offsets.
-void unpack_iq3s_nib(const uint8_t* row, int64_t n, int8_t* q, float* ws, float* m) {
-  for (int64_t b = 0; b < n / kBlock; ++b) {
-    const uint8_t* blk = row + b * kNibBlock;
-    uint16_t dh;
-    std::memcpy(&dh, blk + kNibD, 2);
-    const float d = fp16_to_fp32(dh);
-    for (int ib = 0; ib < 8; ++ib) {
-      const int s = (blk[kNibScales + ib / 2] >> (4 * (ib % 2))) & 0x0F;
-      ws[b * 16 + 2 * ib] = ws[b * 16 + 2 * ib + 1] = d * static_cast<float>(1 + 2 * s);
-      m[b * 8 + ib] = 0.0f;
-    }
-    // Codes of half h, byte 4m + j: elements 16m + 8h + j (low) and + 4 (high).
-    for (int h = 0; h < 2; ++h) {
-      for (int mm = 0; mm < 16; ++mm) {
-        for (int j = 0; j < 4; ++j) {
-          const uint8_t byte = blk[64 * h + 4 * mm + j];
-          int8_t* o = q + b * kBlock + 16 * mm + 8 * h + j;
-          o[0] = static_cast<int8_t>(2 * (byte & 0x0F) - 15);
-          o[4] = static_cast<int8_t>(2 * (byte >> 4) - 15);
-        }
       }
     }
   }
@@ -116,7 +88,7 @@ Repack repack_for(Type t) {
 
 size_t repacked_row_bytes(Repack r, int64_t n) {
   if (r != Repack::kIq3sNibbles || n % kBlock != 0) throw Error(ErrorCode::kInternal, "repack: bad row");
-  return static_cast<size_t>(n / kBlock) * kNibBlock;
+  return static_cast<size_t>(n / kBlock) * kNibBlockBytes;
 }
 
 void repack_row(Repack r, const uint8_t* src, int64_t n, uint8_t* dst) {
@@ -133,12 +105,12 @@ DotKernels repacked_dot_kernels(Repack r) {
   if (r != Repack::kIq3sNibbles || active_isa() != Isa::kAvx512) return {};
   DotKernels k = dot_kernels(Type::IQ3_S, Isa::kAvx512);
   if (k.unpack == nullptr) return {};
-  k.unpack = unpack_iq3s_nib;
+  k.unpack = nullptr;
   k.vec_dot = nullptr;
   k.vec_dot_rows = nullptr;
   k.vec_dot_layout = nullptr;
   detail::add_iq3s_nibble_kernels(k);
-  if (k.vec_dot == nullptr) return {};
+  if (k.vec_dot == nullptr || k.unpack == nullptr) return {};
   return k;
 }
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "quant/dot.h"
+#include "quant/fp16.h"
 #include "quant/types.h"
 
 namespace nextlm::quant {
@@ -41,9 +42,25 @@ void dequantize_repacked_row(Repack r, const uint8_t* src, float* dst, int64_t n
 DotKernels repacked_dot_kernels(Repack r);
 
 namespace detail {
-// The AVX-512 decode kernel and activation layout for kIq3sNibbles
+// kIq3sNibbles block: codes[128], then IQ3_S's scales[4] and d (f16). Byte
+// 4m + j of half h (64 bytes) holds element 16m + 8h + j in its low nibble
+// and element 16m + 8h + 4 + j in its high nibble: the order of the AVX-512
+// kernel's four multiply-adds per block.
+constexpr size_t kNibScales = 128, kNibD = 132, kNibBlockBytes = 134;
+
+// d * (1 + 2s) of 32-value unit ib, as decode_iq3_s computes it.
+inline float nib_unit_scale(const uint8_t* blk, int ib) {
+  const uint16_t dh = static_cast<uint16_t>(blk[kNibD] | (blk[kNibD + 1] << 8));
+  const int s = (blk[kNibScales + ib / 2] >> (4 * (ib % 2))) & 0x0F;
+  return fp16_to_fp32(dh) * static_cast<float>(1 + 2 * s);
+}
+
+// The AVX-512 unpack, decode kernel and activation layout for kIq3sNibbles
 // (dot_repack_avx512.cpp); no-ops where not built.
 void add_iq3s_nibble_kernels(DotKernels& k);
+// 256 values (odd, -15..15, in element order) to the 128 code bytes of a
+// block, with AVX-512; false (nothing written) where the CPU lacks it.
+bool iq3s_nibble_codes_avx512(const int8_t* q, uint8_t* codes);
 }  // namespace detail
 
 }  // namespace nextlm::quant
