@@ -35,8 +35,10 @@ struct ModelParams {
   bool use_mmap = true;        // map the file (weights paged in lazily) or read it into memory
   // Weights the CPU computes with are copied from the mapping into 2 MiB
   // pages (about 1.6x faster CPU decode: fewer TLB misses; their file pages
-  // are released as they are copied). false: used in place, shared with
-  // other processes through the page cache.
+  // are released as they are copied). On AVX-512 machines IQ3_S rows are
+  // repacked on the way into 4-bit codes (same results, ~1.1x faster decode,
+  // 22% more memory for them; NEXTLM_REPACK=0 keeps the file layout).
+  // false: used in place, shared with other processes through the page cache.
   bool cpu_huge_pages = true;
   bool exact = false;          // dequantize every weight to f32 at load (testing; much more memory)
   // Called with the fraction loaded (0..1); returning false cancels the load,
