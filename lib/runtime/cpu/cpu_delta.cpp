@@ -135,7 +135,8 @@ inline void mat_mul(const float* A, int64_t lda, int n, int kdim, const float* B
   }
 }
 
-// One v-head, chunks of C tokens. With G_i the cumulative log decay inside the
+// The r v-heads of one k-head (v, g, beta, S and out of head j at + j d,
+// + j, + j, + j d d and + j d), chunks of C tokens. With G_i the cumulative log decay inside the
 // chunk and S0 the state before it, the recurrence unrolls to
 //   u_i = beta_i (v_i - e^{G_i} S0 k_i - sum_{j<i} e^{G_i - G_j} (k_i . k_j) u_j)
 //   o_i = e^{G_i} S0 q_i + sum_{j<=i} e^{G_i - G_j} (q_i . k_j) u_j
@@ -143,59 +144,72 @@ inline void mat_mul(const float* A, int64_t lda, int n, int kdim, const float* B
 // a triangular solve per chunk instead of d x d updates per token; S0 k_i and
 // S0 q_i for the whole chunk and the new S are small matrix products.
 NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v, const float* g, const float* beta,
-                                  int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d,
+                                  int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d, int r,
                                   float* S, float* out) {
   constexpr int C = 64;
-  std::vector<float> G(C), u(C * d), sk(C * d), sq(C * d), kk(C * C), qk(C * C), cm(C * C), ou(C * d), coef(C);
-  std::vector<float> St(static_cast<size_t>(d) * d), kt(static_cast<size_t>(d) * C);
-  for (int r = 0; r < d; ++r)
-    for (int c = 0; c < d; ++c) St[c * d + r] = S[r * d + c];
+  const size_t dd = static_cast<size_t>(d) * d;
+  std::vector<float> G(C), E(C * C), u(C * d), sk(C * d), sq(C * d), kk(C * C), qk(C * C), cm(C * C), ou(C * d),
+      coef(C), W(static_cast<size_t>(d) * C);
+  std::vector<float> St(r * dd), kt(static_cast<size_t>(d) * C);
+  for (int h = 0; h < r; ++h)
+    for (int i = 0; i < d; ++i)
+      for (int c = 0; c < d; ++c) St[h * dd + c * d + i] = S[h * dd + i * d + c];
   for (int64_t c0 = 0; c0 < n_tokens; c0 += C) {
     const int n = static_cast<int>(std::min<int64_t>(C, n_tokens - c0));
-    float acc = 0.0f;
-    for (int i = 0; i < n; ++i) G[i] = (acc += g[(c0 + i) * gb_stride]);
     const float* K = k + c0 * qk_stride;
     const float* Q = q + c0 * qk_stride;
-    // S0 k_i and S0 q_i; k_i . k_j and q_i . k_j against the transposed keys.
-    mat_mul(K, qk_stride, n, d, St.data(), d, sk.data());
-    mat_mul(Q, qk_stride, n, d, St.data(), d, sq.data());
+    // k_i . k_j and q_i . k_j against the transposed keys: the same for the r v-heads.
     std::fill(kt.begin(), kt.end(), 0.0f);
     for (int j = 0; j < n; ++j)
       for (int c = 0; c < d; ++c) kt[c * C + j] = K[j * qk_stride + c];
     mat_mul(K, qk_stride, n, d, kt.data(), C, kk.data());
     mat_mul(Q, qk_stride, n, d, kt.data(), C, qk.data());
-    for (int i = 0; i < n; ++i) {
-      const float b = beta[(c0 + i) * gb_stride];
-      const float eg = std::exp(G[i]);
-      const float* vi = v + (c0 + i) * v_stride;
-      const float* ski = &sk[i * d];
-      float* ui = &u[i * d];
-      for (int r = 0; r < d; ++r) ui[r] = vi[r] - eg * ski[r];
-      for (int j = 0; j < i; ++j) {
-        const float c = std::exp(G[i] - G[j]) * kk[i * C + j];
-        const float* uj = &u[j * d];
-        for (int r = 0; r < d; ++r) ui[r] -= c * uj[r];
+    for (int h = 0; h < r; ++h) {
+      float* Sh = St.data() + h * dd;
+      const float* gh = g + h;
+      const float* bh = beta + h;
+      float acc = 0.0f;
+      for (int i = 0; i < n; ++i) G[i] = (acc += gh[(c0 + i) * gb_stride]);
+      // e^{G_i - G_j} for j <= i, once for both the solve and the output.
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j <= i; ++j) E[i * C + j] = std::exp(G[i] - G[j]);
+      // S0 k_i and S0 q_i.
+      mat_mul(K, qk_stride, n, d, Sh, d, sk.data());
+      mat_mul(Q, qk_stride, n, d, Sh, d, sq.data());
+      for (int i = 0; i < n; ++i) {
+        const float b = bh[(c0 + i) * gb_stride];
+        const float eg = std::exp(G[i]);
+        const float* vi = v + h * d + (c0 + i) * v_stride;
+        const float* ski = &sk[i * d];
+        float* ui = &u[i * d];
+        for (int x = 0; x < d; ++x) ui[x] = vi[x] - eg * ski[x];
+        for (int j = 0; j < i; ++j) {
+          const float c = E[i * C + j] * kk[i * C + j];
+          const float* uj = &u[j * d];
+          for (int x = 0; x < d; ++x) ui[x] -= c * uj[x];
+        }
+        for (int x = 0; x < d; ++x) ui[x] *= b;
       }
-      for (int r = 0; r < d; ++r) ui[r] *= b;
+      // o_i = e^{G_i} S0 q_i + sum_{j<=i} cm[i][j] u_j, cm lower-triangular.
+      for (int i = 0; i < n; ++i) {
+        for (int j = 0; j < n; ++j) cm[i * C + j] = j <= i ? E[i * C + j] * qk[i * C + j] : 0.0f;
+      }
+      mat_mul(cm.data(), C, n, n, u.data(), d, ou.data());
+      for (int i = 0; i < n; ++i) {
+        float* oi = out + h * d + (c0 + i) * v_stride;
+        const float eg = std::exp(G[i]);
+        for (int x = 0; x < d; ++x) oi[x] = eg * sq[i * d + x] + ou[i * d + x];
+      }
+      // St = e^{G_n} St + W^T U with W[j][c] = e^{G_n - G_j} k_j[c].
+      for (int j = 0; j < n; ++j) coef[j] = std::exp(G[n - 1] - G[j]);
+      for (int c = 0; c < d; ++c)
+        for (int j = 0; j < n; ++j) W[c * C + j] = coef[j] * K[j * qk_stride + c];
+      mat_mul(W.data(), C, d, n, u.data(), d, Sh, Sh, std::exp(G[n - 1]));
     }
-    // o_i = e^{G_i} S0 q_i + sum_{j<=i} cm[i][j] u_j, cm lower-triangular.
-    for (int i = 0; i < n; ++i) {
-      for (int j = 0; j < n; ++j) cm[i * C + j] = j <= i ? std::exp(G[i] - G[j]) * qk[i * C + j] : 0.0f;
-    }
-    mat_mul(cm.data(), C, n, n, u.data(), d, ou.data());
-    for (int i = 0; i < n; ++i) {
-      float* oi = out + (c0 + i) * v_stride;
-      const float eg = std::exp(G[i]);
-      for (int r = 0; r < d; ++r) oi[r] = eg * sq[i * d + r] + ou[i * d + r];
-    }
-    // St = e^{G_n} St + W^T U with W[j][c] = e^{G_n - G_j} k_j[c] (in kt, now free).
-    for (int j = 0; j < n; ++j) coef[j] = std::exp(G[n - 1] - G[j]);
-    for (int c = 0; c < d; ++c)
-      for (int j = 0; j < n; ++j) kt[c * C + j] = coef[j] * K[j * qk_stride + c];
-    mat_mul(kt.data(), C, d, n, u.data(), d, St.data(), St.data(), std::exp(G[n - 1]));
   }
-  for (int r = 0; r < d; ++r)
-    for (int c = 0; c < d; ++c) S[r * d + c] = St[c * d + r];
+  for (int h = 0; h < r; ++h)
+    for (int i = 0; i < d; ++i)
+      for (int c = 0; c < d; ++c) S[h * dd + i * d + c] = St[h * dd + c * d + i];
 }
 
 }  // namespace
@@ -204,12 +218,22 @@ void CpuBackend::gated_delta_rule(const float* q, const float* k, const float* v
                                   int64_t n_tokens, const DeltaShape& s, float* state, float* out, bool chunked) {
   const int d = s.head_dim;
   const int r = s.n_v_heads / s.n_k_heads;
+  if (chunked) {
+    // By k-head: its r v-heads share the chunks' key products.
+    pool_.parallel_for(s.n_k_heads, 1, [&](int64_t k0, int64_t k1) {
+      for (int64_t kh = k0; kh < k1; ++kh) {
+        const int64_t h = kh * r;
+        delta_chunked(q + kh * d, k + kh * d, v + h * d, g + h, beta + h, n_tokens, int64_t{s.n_k_heads} * d,
+                      int64_t{s.n_v_heads} * d, s.n_v_heads, d, r, state + h * d * d, out + h * d);
+      }
+    });
+    return;
+  }
   pool_.parallel_for(s.n_v_heads, 1, [&](int64_t h0, int64_t h1) {
     for (int64_t h = h0; h < h1; ++h) {
       const int64_t kh = h / r;  // v-head h reads k-head floor(h * n_k / n_v)
-      auto* fn = chunked ? delta_chunked : delta_recurrent;
-      fn(q + kh * d, k + kh * d, v + h * d, g + h, beta + h, n_tokens, int64_t{s.n_k_heads} * d,
-         int64_t{s.n_v_heads} * d, s.n_v_heads, d, state + h * d * d, out + h * d);
+      delta_recurrent(q + kh * d, k + kh * d, v + h * d, g + h, beta + h, n_tokens, int64_t{s.n_k_heads} * d,
+                      int64_t{s.n_v_heads} * d, s.n_v_heads, d, state + h * d * d, out + h * d);
     }
   });
 }
