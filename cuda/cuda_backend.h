@@ -99,6 +99,18 @@ class CudaBackend final : public runtime::Backend {
   // dequantized to f32 and multiplied with cuBLAS.
   static constexpr int64_t kMatVecMaxTokens = 8;
 
+  // Items grouped by matrix (MoE prefill), device arrays: group g holds the
+  // items order[first[g] .. first[g + 1]) (at most max_items <=
+  // kMatVecMaxTokens), all of matrix mat[g]. Each group reads its matrix
+  // once for all its items.
+  struct ItemGroups {
+    const int32_t* order = nullptr;
+    const int32_t* first = nullptr;
+    const int32_t* mat = nullptr;
+    int64_t n_groups = 0;
+    int max_items = 0;
+  };
+
  private:
   // Scratch memory reused across ops (stream-ordered, grown on demand).
   enum Slot : int {
@@ -127,25 +139,9 @@ class CudaBackend final : public runtime::Backend {
     return static_cast<const int32_t*>(upload(host, static_cast<size_t>(n) * sizeof(int32_t)));
   }
 
-
- public:
-  // Items grouped by matrix (MoE prefill), device arrays: group g holds the
-  // items order[first[g] .. first[g + 1]) (at most max_items <=
-  // kMatVecMaxTokens), all of matrix mat[g]. Each group reads its matrix
-  // once for all its items.
-  struct ItemGroups {
-    const int32_t* order = nullptr;
-    const int32_t* first = nullptr;
-    const int32_t* mat = nullptr;
-    int64_t n_groups = 0;
-    int max_items = 0;
-  };
-  // The most items a group may hold so that the staged mat-vec kernels keep
-  // their activations in shared memory for both cols_a and cols_b.
+  // The most items a group (ItemGroups) may hold so that the staged mat-vec
+  // kernels keep their activations in shared memory for both cols_a and cols_b.
   static int max_staged_items(int64_t cols_a, int64_t cols_b);
-
- private:
-
   // y[item][r] (row stride y_stride) = w[mat(item)][r] . x[item / x_div]
   // (row stride x_stride) for n_items items; mat(item) = mat_ids ?
   // mat_ids[item] : mat0 (mat_ids is a device array), or the groups' matrix

@@ -265,7 +265,7 @@ void CudaBackend::moe_experts(const runtime::MoeWeights& m, const float* x, int6
 }
 
 void CudaBackend::moe(const runtime::MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, float* y) {
-  NLM_OP_SCOPE("moe", n_tokens > kMatVecMaxTokens ? "grouped" : "mat-vec");
+  NLM_OP_SCOPE("moe", n_tokens > kMatVecMaxTokens ? "prefill" : "decode");
   if (n_tokens <= 0) return;
   const int E = m.n_expert, K = m.n_expert_used;
   if (E <= 0 || K <= 0 || K > E || n_tokens * K > INT_MAX) {

@@ -23,8 +23,9 @@ TEST_CASE("repack: IQ3_S nibble rows equal the file layout bit for bit", "[quant
   const quant::DotKernels scalar = quant::dot_kernels(Type::IQ3_S, quant::Isa::kScalar);
   const quant::DotKernels rk = quant::repacked_dot_kernels(r);
   // Where the kernels exist (AVX-512 active), they are what the CPU backend uses.
-  CHECK((quant::repack_for(Type::IQ3_S) == r) == (rk.vec_dot != nullptr && file.unpack != nullptr));
-  CHECK(quant::repack_for(Type::Q4_K) == quant::Repack::kNone);
+  CHECK((quant::repack_for(Type::IQ3_S, 256) == r) == (rk.vec_dot != nullptr && file.unpack != nullptr));
+  CHECK(quant::repack_for(Type::Q4_K, 256) == quant::Repack::kNone);
+  CHECK(quant::repack_for(Type::IQ3_S, 128) == quant::Repack::kNone);  // not whole blocks
   util::Rng rng(5);
   for (int64_t n : {256, 512, 2048, 4096}) {
     INFO("n " << n);
@@ -76,7 +77,7 @@ TEST_CASE("repack: IQ3_S nibble rows equal the file layout bit for bit", "[quant
 }
 
 TEST_CASE("repack: the CPU backend's repacked weights give the same results", "[quant][repack][ops]") {
-  if (quant::repack_for(Type::IQ3_S) == quant::Repack::kNone) {
+  if (quant::repack_for(Type::IQ3_S, 512) == quant::Repack::kNone) {
     WARN("no repacked IQ3_S kernel on this machine (needs AVX-512 VNNI)");
     return;
   }

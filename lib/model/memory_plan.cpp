@@ -51,8 +51,7 @@ uint64_t tensor_split_bytes(const std::string& name, uint64_t bytes, const Qwen3
 // of a type with a repacked kernel are repacked (quant/repack.h; IQ3_S grows
 // from 110 to 134 bytes per 256 values). Zero where weights stay in place.
 uint64_t cpu_repack_growth(const gguf::TensorInfo& t, bool copied) {
-  if (!copied || t.ne[0] % 256 != 0) return 0;
-  const quant::Repack r = quant::repack_for(t.type);
+  const quant::Repack r = copied ? quant::repack_for(t.type, t.ne[0]) : quant::Repack::kNone;
   if (r == quant::Repack::kNone) return 0;
   const uint64_t rows = static_cast<uint64_t>(t.n_rows());
   const uint64_t grown = rows * quant::repacked_row_bytes(r, t.ne[0]);

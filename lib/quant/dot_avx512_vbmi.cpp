@@ -29,6 +29,8 @@
 namespace nextlm::quant::detail {
 namespace {
 
+#include "quant/iq3s_avx512.inc"
+
 // planes[p][e]: grid bytes 2p (low nibble) and 2p + 1 (high nibble) of entry e.
 alignas(64) uint8_t g_planes[2][512];
 // g_sign_ctl[k][e]: the bit of a sign qword that belongs to element 4e + k.
@@ -57,22 +59,11 @@ inline __m512i plane(int p, int t) { return _mm512_load_si512(g_planes[p] + 64 *
 float vec_dot_iq3_s_vbmi(const uint8_t* row, const int8_t* qa, const float* dx, const float*, int64_t n) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   const __m512i sign_qwords = _mm512_setr_epi64(0, 0, 1, 1, 2, 2, 3, 3);
-  const __m256i nibble_shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-  const __m512 odd16 = _mm512_setr_ps(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   __m256 acc = _mm256_setzero_ps();  // lane u % 8 (dot.h)
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = row + b * sizeof(BlockIQ3_S);
     prefetch_ahead<sizeof(BlockIQ3_S)>(blk);
-    // dx * (d * (1 + 2 s)) for the 8 sub-blocks (dot_row's dx * ws).
-    uint32_t sc;
-    uint16_t dh;
-    std::memcpy(&sc, blk + offsetof(BlockIQ3_S, scales), 4);
-    std::memcpy(&dh, blk + offsetof(BlockIQ3_S, d), 2);
-    // 1 + 2 s as floats by a table lookup on the nibble (a permute, where a conversion is FP work).
-    const __m256i nib = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(sc)), nibble_shifts);
-    const __m256 odd = _mm512_castps512_ps256(_mm512_permutexvar_ps(_mm512_castsi256_si512(nib), odd16));
-    const __m256 ws = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dh)), odd);
-    const __m256 scale8 = _mm256_mul_ps(_mm256_loadu_ps(dx + 8 * b), ws);
+    const __m256 scale8 = iq3s_scale8(blk + offsetof(BlockIQ3_S, scales), blk + offsetof(BlockIQ3_S, d), dx + 8 * b);
     // Entry e's index: qs[e] plus bit e of the qh qword as bit 8. A permute
     // covers 128 entries (7 index bits); bits 7 and 8 pick among four.
     const __m512i idx = _mm512_loadu_si512(blk + offsetof(BlockIQ3_S, qs));
@@ -101,20 +92,9 @@ float vec_dot_iq3_s_vbmi(const uint8_t* row, const int8_t* qa, const float* dx, 
       const __m512i a = _mm512_loadu_si512(qa + 256 * b + 64 * k);
       s = _mm512_dpbusd_epi32(s, w[k], _mm512_mask_sub_epi8(a, neg, _mm512_setzero_si512(), a));
     }
-    // Unit u (32 elements) = dwords 2u and 2u + 1.
-    const __m256i units = _mm512_cvtepi64_epi32(_mm512_add_epi32(s, _mm512_srli_epi64(s, 32)));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(units), scale8, acc);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(iq3s_units(s)), scale8, acc);
   }
-  // ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)), as hsum8.
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
-}
-
-__attribute__((flatten)) void vec_dot_iq3_s_vbmi_rows(const uint8_t* row, size_t row_bytes, int64_t n_rows,
-                                                     const int8_t* qa, const float* dx, const float* sx, int64_t n,
-                                                     float* out) {
-  for (int64_t r = 0; r < n_rows; ++r) out[r] = vec_dot_iq3_s_vbmi(row + static_cast<size_t>(r) * row_bytes, qa, dx, sx, n);
+  return iq3s_sum8(acc);
 }
 
 }  // namespace
@@ -124,7 +104,7 @@ void add_vbmi_kernels(Type t, DotKernels& k) {
   static std::once_flag once;
   std::call_once(once, init_tables);
   k.vec_dot = vec_dot_iq3_s_vbmi;
-  k.vec_dot_rows = vec_dot_iq3_s_vbmi_rows;
+  k.vec_dot_rows = iq3s_rows<vec_dot_iq3_s_vbmi>;
   k.vec_dot_layout = act_planes4;
 }
 

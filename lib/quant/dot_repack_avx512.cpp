@@ -24,7 +24,7 @@
 namespace nextlm::quant::detail {
 namespace {
 
-constexpr size_t kBlockBytes = kNibBlockBytes, kScales = kNibScales, kD = kNibD;
+#include "quant/iq3s_avx512.inc"
 
 // Per 256-block: 256 bytes with out[64k + 4m + j] = qx[16m + 4k + j] (the
 // codes' order), then, after all blocks, 8 int32 unit sums per block.
@@ -45,38 +45,25 @@ void act_nibble_layout(const int8_t* qx, const float*, int64_t n, int8_t* out) {
 
 float vec_dot_iq3s_nib(const uint8_t* row, const int8_t* qa, const float* dx, const float*, int64_t n) {
   const __m512i m4 = _mm512_set1_epi8(0x0F);
-  const __m256i nibble_shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-  const __m512 odd16 = _mm512_setr_ps(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const int8_t* unit_sums = qa + n;
   __m256 acc = _mm256_setzero_ps();  // lane u % 8 (dot.h)
   for (int64_t b = 0; b < n / 256; ++b) {
-    const uint8_t* blk = row + b * kBlockBytes;
-    prefetch_ahead<kBlockBytes>(blk);
-    // dx * (d * (1 + 2 s)) for the 8 units, as the VBMI kernel.
-    uint32_t sc;
-    uint16_t dh;
-    std::memcpy(&sc, blk + kScales, 4);
-    std::memcpy(&dh, blk + kD, 2);
-    const __m256i nib = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(sc)), nibble_shifts);
-    const __m256 odd = _mm512_castps512_ps256(_mm512_permutexvar_ps(_mm512_castsi256_si512(nib), odd16));
-    const __m256 ws = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dh)), odd);
-    const __m256 scale8 = _mm256_mul_ps(_mm256_loadu_ps(dx + 8 * b), ws);
+    const uint8_t* blk = row + b * kNibBlockBytes;
+    prefetch_ahead<kNibBlockBytes>(blk);
+    const __m256 scale8 = iq3s_scale8(blk + kNibScales, blk + kNibD, dx + 8 * b);
     const __m512i c0 = _mm512_loadu_si512(blk), c1 = _mm512_loadu_si512(blk + 64);
     const int8_t* a = qa + 256 * b;
     __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(c0, m4), _mm512_loadu_si512(a));
     s = _mm512_dpbusd_epi32(s, _mm512_and_si512(_mm512_srli_epi16(c0, 4), m4), _mm512_loadu_si512(a + 64));
     s = _mm512_dpbusd_epi32(s, _mm512_and_si512(c1, m4), _mm512_loadu_si512(a + 128));
     s = _mm512_dpbusd_epi32(s, _mm512_and_si512(_mm512_srli_epi16(c1, 4), m4), _mm512_loadu_si512(a + 192));
-    // D_u = dwords 2u + 2u + 1; S_u = 2 D_u - 15 A_u, exact.
-    const __m256i d_u = _mm512_cvtepi64_epi32(_mm512_add_epi32(s, _mm512_srli_epi64(s, 32)));
+    // S_u = 2 D_u - 15 A_u, exact (D_u: codes x activations, A_u: act_nibble_layout's unit sums).
+    const __m256i d_u = iq3s_units(s);
     const __m256i a_u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(unit_sums + 32 * b));
     const __m256i s_u = _mm256_sub_epi32(_mm256_slli_epi32(d_u, 1), _mm256_sub_epi32(_mm256_slli_epi32(a_u, 4), a_u));
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s_u), scale8, acc);
   }
-  // ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)), as hsum8.
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+  return iq3s_sum8(acc);
 }
 
 // As unpack_iq3_s (values, ws = d (1 + 2s) per 16, no offsets): the codes
@@ -86,7 +73,7 @@ float vec_dot_iq3s_nib(const uint8_t* row, const int8_t* qa, const float* dx, co
 void unpack_iq3s_nib(const uint8_t* row, int64_t n, int8_t* q, float* ws, float* m) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), k15 = _mm512_set1_epi8(15);
   for (int64_t b = 0; b < n / 256; ++b) {
-    const uint8_t* blk = row + b * kBlockBytes;
+    const uint8_t* blk = row + b * kNibBlockBytes;
     for (int ib = 0; ib < 8; ++ib) {
       ws[b * 16 + 2 * ib] = ws[b * 16 + 2 * ib + 1] = nib_unit_scale(blk, ib);
       m[b * 8 + ib] = 0.0f;
@@ -108,12 +95,6 @@ void unpack_iq3s_nib(const uint8_t* row, int64_t n, int8_t* q, float* ws, float*
     _mm512_storeu_si512(out + 128, _mm512_shuffle_i32x4(ab_hi, cd_hi, 0x88));
     _mm512_storeu_si512(out + 192, _mm512_shuffle_i32x4(ab_hi, cd_hi, 0xDD));
   }
-}
-
-__attribute__((flatten)) void vec_dot_iq3s_nib_rows(const uint8_t* row, size_t row_bytes, int64_t n_rows,
-                                                    const int8_t* qa, const float* dx, const float* sx, int64_t n,
-                                                    float* out) {
-  for (int64_t r = 0; r < n_rows; ++r) out[r] = vec_dot_iq3s_nib(row + static_cast<size_t>(r) * row_bytes, qa, dx, sx, n);
 }
 
 // Element order to the codes' order: register k, dword m = element dword
@@ -148,7 +129,7 @@ void add_iq3s_nibble_kernels(DotKernels& k) {
   if (!isa_supported(Isa::kAvx512)) return;
   k.unpack = unpack_iq3s_nib;
   k.vec_dot = vec_dot_iq3s_nib;
-  k.vec_dot_rows = vec_dot_iq3s_nib_rows;
+  k.vec_dot_rows = iq3s_rows<vec_dot_iq3s_nib>;
   k.vec_dot_layout = act_nibble_layout;
 }
 

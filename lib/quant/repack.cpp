@@ -73,12 +73,12 @@ void dequant_iq3s_nib(const uint8_t* src, float* y, int64_t n) {
 
 }  // namespace
 
-Repack repack_for(Type t) {
+Repack repack_for(Type t, int64_t cols) {
   static const bool enabled = [] {
     const char* env = std::getenv("NEXTLM_REPACK");
     return !(env && std::strcmp(env, "0") == 0);
   }();
-  if (!enabled || t != Type::IQ3_S) return Repack::kNone;
+  if (!enabled || t != Type::IQ3_S || cols % kBlock != 0) return Repack::kNone;
   // Only where the repacked decode kernel exists and the integer kernels are on.
   if (repacked_dot_kernels(Repack::kIq3sNibbles).vec_dot == nullptr || dot_kernels(Type::IQ3_S).unpack == nullptr) {
     return Repack::kNone;
@@ -86,32 +86,41 @@ Repack repack_for(Type t) {
   return Repack::kIq3sNibbles;
 }
 
-size_t repacked_row_bytes(Repack r, int64_t n) {
+namespace {
+void check_row(Repack r, int64_t n) {
   if (r != Repack::kIq3sNibbles || n % kBlock != 0) throw Error(ErrorCode::kInternal, "repack: bad row");
+}
+}  // namespace
+
+size_t repacked_row_bytes(Repack r, int64_t n) {
+  check_row(r, n);
   return static_cast<size_t>(n / kBlock) * kNibBlockBytes;
 }
 
 void repack_row(Repack r, const uint8_t* src, int64_t n, uint8_t* dst) {
-  if (r != Repack::kIq3sNibbles || n % kBlock != 0) throw Error(ErrorCode::kInternal, "repack: bad row");
+  check_row(r, n);
   repack_iq3s(src, n, dst);
 }
 
 void dequantize_repacked_row(Repack r, const uint8_t* src, float* dst, int64_t n) {
-  if (r != Repack::kIq3sNibbles || n % kBlock != 0) throw Error(ErrorCode::kInternal, "repack: bad row");
+  check_row(r, n);
   dequant_iq3s_nib(src, dst, n);
 }
 
 DotKernels repacked_dot_kernels(Repack r) {
-  if (r != Repack::kIq3sNibbles || active_isa() != Isa::kAvx512) return {};
-  DotKernels k = dot_kernels(Type::IQ3_S, Isa::kAvx512);
-  if (k.unpack == nullptr) return {};
-  k.unpack = nullptr;
-  k.vec_dot = nullptr;
-  k.vec_dot_rows = nullptr;
-  k.vec_dot_layout = nullptr;
-  detail::add_iq3s_nibble_kernels(k);
-  if (k.vec_dot == nullptr || k.unpack == nullptr) return {};
-  return k;
+  // Looked up per matmul (cpu::weight_kernels): made once.
+  static const DotKernels nibbles = [] {
+    if (active_isa() != Isa::kAvx512) return DotKernels{};
+    DotKernels k = dot_kernels(Type::IQ3_S, Isa::kAvx512);
+    if (k.unpack == nullptr) return DotKernels{};
+    k.unpack = nullptr;
+    k.vec_dot = nullptr;
+    k.vec_dot_rows = nullptr;
+    k.vec_dot_layout = nullptr;
+    detail::add_iq3s_nibble_kernels(k);
+    return k.vec_dot != nullptr && k.unpack != nullptr ? k : DotKernels{};
+  }();
+  return r == Repack::kIq3sNibbles ? nibbles : DotKernels{};
 }
 
 }  // namespace nextlm::quant

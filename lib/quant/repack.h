@@ -23,10 +23,11 @@ namespace nextlm::quant {
 
 enum class Repack : uint8_t { kNone = 0, kIq3sNibbles = 1 };
 
-// The repack the active kernels have for t: kNone when there is none for the
-// active ISA, when the integer kernels are off (NEXTLM_INT_DOT=0), or when
-// NEXTLM_REPACK=0 is set.
-Repack repack_for(Type t);
+// The repack the active kernels have for rows of `cols` elements of type t:
+// kNone when there is none for the active ISA or that row length, when the
+// integer kernels are off (NEXTLM_INT_DOT=0), or when NEXTLM_REPACK=0 is set.
+// The CPU backend and the memory planner both decide by it.
+Repack repack_for(Type t, int64_t cols);
 
 // Bytes of a repacked row of n elements (n a multiple of 256).
 size_t repacked_row_bytes(Repack r, int64_t n);

@@ -114,29 +114,29 @@ Weight CpuBackend::prepare_weight(quant::Type type, const void* file_data, int64
     });
     w.type = quant::Type::F32;
     w.data = f.data();
+    w.row_bytes = quant::row_bytes(w.type, cols);
   } else {
     w.type = type;
     w.data = file_data;
-    const quant::Repack repack = huge_page_weights_ ? quant::repack_for(type) : quant::Repack::kNone;
-    const size_t src_row = quant::row_bytes(type, cols);
-    if (repack != quant::Repack::kNone && cols % 256 == 0) {
+    w.row_bytes = quant::row_bytes(type, cols);
+    const size_t src_bytes = w.row_bytes * static_cast<size_t>(rows * n_mats);
+    const quant::Repack repack = huge_page_weights_ ? quant::repack_for(type, cols) : quant::Repack::kNone;
+    if (repack != quant::Repack::kNone) {
       // Copied anyway: into the layout with the faster kernel (quant/repack.h).
-      const size_t dst_row = quant::repacked_row_bytes(repack, cols);
+      const size_t src_row = w.row_bytes, dst_row = quant::repacked_row_bytes(repack, cols);
       uint8_t* dst = take_huge_pages(dst_row * static_cast<size_t>(rows * n_mats));
       const auto* src = static_cast<const uint8_t*>(file_data);
       pool_.parallel_for(rows * n_mats, 64, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) quant::repack_row(repack, src + r * src_row, cols, dst + r * dst_row);
       });
-      release_source(file_data, src_row * static_cast<size_t>(rows * n_mats));
+      release_source(file_data, src_bytes);
       w.data = dst;
-      w.layout = static_cast<int>(repack);
       w.row_bytes = dst_row;
-      w.matrix_bytes = dst_row * static_cast<size_t>(rows);
-      return w;
+      w.layout = static_cast<int>(repack);
+    } else if (huge_page_weights_) {
+      w.data = copy_to_huge_pages(file_data, src_bytes);
     }
-    if (huge_page_weights_) w.data = copy_to_huge_pages(file_data, src_row * static_cast<size_t>(rows * n_mats));
   }
-  w.row_bytes = quant::row_bytes(w.type, cols);
   w.matrix_bytes = w.row_bytes * static_cast<size_t>(rows);
   return w;
 }

@@ -77,8 +77,9 @@ class CpuBackend final : public Backend {
 
   ThreadPool pool_;
   std::deque<std::vector<float>> owned_;  // exact-mode weights, legacy reorders, vectors
-  // Copies on 2 MiB pages: chunks handed out front to back. place() gets the
-  // destination and fills it (a copy, or a repack of the rows).
+  // Copies on 2 MiB pages: chunks handed out front to back (take_huge_pages),
+  // filled with a copy or a repack of the rows; release_source then drops
+  // the source's file pages.
   uint8_t* take_huge_pages(size_t bytes);
   void release_source(const void* src, size_t bytes);
   const void* copy_to_huge_pages(const void* src, size_t bytes);
