@@ -36,7 +36,10 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
       if (rep == 3) std::fill(x.begin(), x.begin() + 64, 0.0f);  // all-zero activation blocks
       std::vector<int8_t> qx(n);
       std::vector<float> dx(n / 32), sx(n / 32);
-      quant::quantize_act_q8(x.data(), n, qx.data(), dx.data(), sx.data());
+      const quant::DotKernels ks = quant::dot_kernels(t, quant::Isa::kScalar);
+      ks.quantize(x.data(), n, qx.data(), dx.data(), sx.data());  // per 32, or per 256 (act_k)
+      if (ks.act_k)
+        for (int64_t i = 0; i < n / 32; ++i) CHECK(dx[i] == dx[i / 8 * 8]);
       quant::dequantize_row(t, w.data(), wf.data(), n);
       double ref = 0, mag = 0;
       for (int64_t i = 0; i < n; ++i) {
@@ -45,12 +48,20 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
         mag += std::fabs(double(wf[i]) * xi);
       }
       // The unpacked codes and scales reproduce the dequantized row.
-      const int mu = quant::dot_kernels(t, quant::Isa::kScalar).m_unit;  // elements per offset
-      std::vector<int8_t> q(n);
+      const int mu = ks.m_unit;  // elements per offset
+      std::vector<int8_t> q(n * ks.q_bytes);
       std::vector<float> ws(n / 16), m(n / mu);
-      quant::dot_kernels(t, quant::Isa::kScalar).unpack(w.data(), n, q.data(), ws.data(), m.data());
+      ks.unpack(w.data(), n, q.data(), ws.data(), m.data());
       for (int64_t i = 0; i < n; ++i) {
-        const float v = ws[i / 16] * q[i] - m[i / mu];
+        float v;
+        if (ks.act_k) {  // lo and hi bytes of code * sc per 64 elements; d, dmin and the mins in ws
+          const auto* u = reinterpret_cast<const uint8_t*>(q.data()) + 2 * (i / 64) * 64 + i % 64;
+          const float* blk = ws.data() + 16 * (i / 256);
+          const uint8_t mn = reinterpret_cast<const uint8_t*>(blk)[8 + (i % 256) / 32];
+          v = blk[0] * static_cast<float>(u[0] + 256 * u[64]) - blk[1] * static_cast<float>(mn);
+        } else {
+          v = ws[i / 16] * q[i] - m[i / mu];
+        }
         REQUIRE(std::fabs(v - wf[i]) <= 1e-6f * (1.0f + std::fabs(wf[i])));
       }
       float scalar = 0.0f;
@@ -59,8 +70,9 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
         INFO("isa " << quant::isa_name(isa));
         const quant::DotKernels k = quant::dot_kernels(t, isa);
         REQUIRE(k.unpack != nullptr);
-        std::vector<int8_t> q2(n);
+        std::vector<int8_t> q2(n * ks.q_bytes);
         CHECK(k.m_unit == mu);
+        CHECK(k.act_k == ks.act_k);
         std::vector<float> ws2(n / 16), m2(n / mu);
         k.unpack(w.data(), n, q2.data(), ws2.data(), m2.data());
         CHECK(q2 == q);
@@ -94,7 +106,7 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
         laid.resize(quant::kActLayoutBytes * n);
         if (k.vec_dot_layout) k.vec_dot_layout(qx.data(), dx.data(), n, laid.data());
         const float f = k.vec_dot(w.data(), laid.data(), dx.data(), sx.data(), n);
-        CHECK(f == r);  // bit-identical to unpack + dot_row
+        CHECK(f == r);                       // bit-identical to unpack + dot_row
         REQUIRE(k.vec_dot_rows != nullptr);  // the many-row form: the same bits per row
         std::vector<uint8_t> three(3 * w.size());
         for (int j = 0; j < 3; ++j) std::copy(w.begin(), w.end(), three.begin() + j * static_cast<int64_t>(w.size()));
@@ -121,37 +133,46 @@ TEST_CASE("dot kernels: the tile kernel equals dot_row bit for bit", "[quant][do
                         quant::Type::IQ4_NL, quant::Type::Q3_K}) {
     const quant::DotKernels k = quant::dot_kernels(t);
     REQUIRE(k.unpack != nullptr);
-    const quant::TileDotFn tile = quant::tile_dot(k.unit);
+    CHECK(k.act_k == (t == quant::Type::Q4_K));  // the superblock form
+    const quant::TileDotFn tile = k.act_k ? quant::tile_dot_k() : quant::tile_dot(k.unit);
+    REQUIRE(tile != nullptr);
     CHECK(k.unit == (t == quant::Type::Q6_K || t == quant::Type::Q3_K ? 16 : 32));
-    const int64_t n = t == quant::Type::Q8_0 || t == quant::Type::IQ4_NL ? 544 : 512;
-    const int64_t R = quant::kTileRows, T = quant::kTileTokens;
-    const int64_t n_tok = 11;  // a partial token tile
-    INFO("type " << quant::type_info(t).name);
-    std::vector<int8_t> q(R * n);
-    std::vector<float> ws(R * n / 16), m(R * n / 32);
-    for (int64_t r = 0; r < R; ++r) {
-      std::vector<uint8_t> w(quant::row_bytes(t, n));
-      quant::fill_random_row(t, rng, w.data(), n, 0.5f);
-      k.unpack(w.data(), n, q.data() + r * n, ws.data() + r * n / 16, m.data() + r * n / 32);
-    }
-    std::vector<float> x(n_tok * n);
-    for (float& v : x) v = rng.uniform(-2.0f, 2.0f);
-    std::vector<int8_t> qx(n_tok * n);
-    std::vector<float> dx(n_tok * n / 32), sx(dx.size());
-    for (int64_t j = 0; j < n_tok; ++j)
-      quant::quantize_act_q8(x.data() + j * n, n, qx.data() + j * n, dx.data() + j * n / 32, sx.data() + j * n / 32);
-    std::vector<int8_t> b(n * T);
-    std::vector<float> dxt(n / 32 * T), sxt(dxt.size());
-    quant::pack_act_tile(qx.data(), dx.data(), sx.data(), n, n_tok, b.data(), dxt.data(), sxt.data());
-    std::vector<float> out(R * T);
-    // As the matmul calls it: no offsets pointer where every offset is zero.
-    const bool mins = std::any_of(m.begin(), m.end(), [](float v) { return v != 0.0f; });
-    CHECK(mins == (t == quant::Type::Q4_K));
-    tile(q.data(), ws.data(), mins ? m.data() : nullptr, b.data(), dxt.data(), sxt.data(), n, out.data());
-    for (int64_t r = 0; r < R; ++r)
+    for (const int64_t n :
+         {t == quant::Type::Q8_0 || t == quant::Type::IQ4_NL ? int64_t{544} : int64_t{512}, int64_t{256 * 11}}) {
+      const int64_t R = quant::kTileRows, T = quant::kTileTokens;
+      const int64_t n_tok = 11;  // a partial token tile
+      INFO("type " << quant::type_info(t).name << " n " << n);
+      const int64_t qn = n * k.q_bytes;
+      std::vector<int8_t> q(R * qn);
+      std::vector<float> ws(R * n / 16), m(R * n / 32);
+      for (int64_t r = 0; r < R; ++r) {
+        std::vector<uint8_t> w(quant::row_bytes(t, n));
+        quant::fill_random_row(t, rng, w.data(), n, 0.5f);
+        k.unpack(w.data(), n, q.data() + r * qn, ws.data() + r * n / 16, m.data() + r * n / 32);
+      }
+      std::vector<float> x(n_tok * n);
+      for (float& v : x) v = rng.uniform(-2.0f, 2.0f);
+      std::fill(x.begin() + 3 * n, x.begin() + 3 * n + 300, -1.9f);  // unit sums far below zero
+      std::vector<int8_t> qx(n_tok * n);
+      std::vector<float> dx(n_tok * n / 32), sx(dx.size());
       for (int64_t j = 0; j < n_tok; ++j)
-        REQUIRE(out[r * T + j] == k.dot(q.data() + r * n, ws.data() + r * n / 16, m.data() + r * n / 32,
-                                        qx.data() + j * n, dx.data() + j * n / 32, sx.data() + j * n / 32, n));
+        k.quantize(x.data() + j * n, n, qx.data() + j * n, dx.data() + j * n / 32, sx.data() + j * n / 32);
+      std::vector<int8_t> b(n * T);
+      std::vector<float> dxt(n / 32 * T), sxt(dxt.size());
+      if (k.act_k)
+        quant::pack_act_tile_k(qx.data(), dx.data(), n, n_tok, b.data(), dxt.data(), sxt.data());
+      else
+        quant::pack_act_tile(qx.data(), dx.data(), sx.data(), n, n_tok, b.data(), dxt.data(), sxt.data());
+      std::vector<float> out(R * T);
+      // As the matmul calls it: no offsets pointer where every offset is zero.
+      const bool mins = std::any_of(m.begin(), m.end(), [](float v) { return v != 0.0f; });
+      CHECK(mins == false);  // Q4_K's are in ws (superblock form); the others have none
+      tile(q.data(), ws.data(), mins ? m.data() : nullptr, b.data(), dxt.data(), sxt.data(), n, out.data());
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t j = 0; j < n_tok; ++j)
+          REQUIRE(out[r * T + j] == k.dot(q.data() + r * qn, ws.data() + r * n / 16, m.data() + r * n / 32,
+                                          qx.data() + j * n, dx.data() + j * n / 32, sx.data() + j * n / 32, n));
+    }
   }
 }
 
@@ -193,7 +214,7 @@ TEST_CASE("dot kernels: activation quantization gives the same bytes on every IS
   const int64_t n = 32 * 64;
   std::vector<float> x(n);
   for (int64_t i = 0; i < n; ++i) x[i] = rng.uniform(-3.0f, 3.0f);
-  std::fill(x.begin(), x.begin() + 32, 0.0f);                      // an all-zero block
+  std::fill(x.begin(), x.begin() + 32, 0.0f);                              // an all-zero block
   for (int i = 32; i < 64; ++i) x[i] = static_cast<float>(i - 48) * 0.5f;  // halves: ties to even
   x[100] = 1e-30f;
   std::vector<int8_t> q0(n), q1(n);

@@ -276,7 +276,10 @@ TEST_CASE("ops: matmul with every weight type equals dequantize-then-multiply", 
     {
       std::vector<int8_t> q(x.size());
       std::vector<float> d(x.size() / 32), s(x.size() / 32);
-      quant::quantize_act_q8(x.data(), static_cast<int64_t>(x.size()), q.data(), d.data(), s.data());
+      // In the form this type's kernels take (per 32, or per 256 for the superblock form).
+      const quant::QuantizeFn quantize = quant::dot_kernels(ti->type).quantize;
+      (quantize ? quantize : quant::quantize_act_q8)(x.data(), static_cast<int64_t>(x.size()), q.data(), d.data(),
+                                                     s.data());
       for (size_t i = 0; i < x.size(); ++i) xq[i] = d[i / 32] * q[i];
     }
     // Native BF16 multiplies by the activations rounded to bf16 (quant/dot_bf16.h).

@@ -16,6 +16,31 @@ void quantize_act_q8(const float* x, int64_t n, int8_t* q, float* d, float* s) {
   fn(x, n, q, d, s);
 }
 
+void quantize_act_q8k(const float* x, int64_t n, int8_t* q, float* d, float* s) {
+  static const QuantizeFn fn = [] {
+    QuantizeFn f = dot_kernels(Type::Q4_K, active_isa()).quantize;
+    return f ? f : dot_kernels(Type::Q4_K, Isa::kScalar).quantize;
+  }();
+  fn(x, n, q, d, s);
+}
+
+void pack_act_tile_k(const int8_t* qx, const float* dx, int64_t n, int64_t n_tokens, int8_t* b, float* dxt,
+                     float* sxt) {
+  pack_act_tile(qx, dx, dx, n, n_tokens, b, dxt, sxt);
+  // Per block, two B tiles of the 8 unit sums B_u (row u / 4, byte token * 4 + u % 4):
+  // B_u & 63, then B_u >> 6 (both fit int8; B_u = lo + 64 hi).
+  auto* sums = reinterpret_cast<uint8_t*>(sxt);
+  std::memset(sums, 0, static_cast<size_t>(n));
+  for (int64_t k = 0; k < n_tokens; ++k)
+    for (int64_t u = 0; u < n / 32; ++u) {
+      int s = 0;
+      for (int l = 0; l < 32; ++l) s += qx[k * n + 32 * u + l];
+      uint8_t* t = sums + 256 * (u / 8) + 64 * ((u % 8) / 4) + 4 * k + u % 4;
+      t[0] = static_cast<uint8_t>(s & 63);
+      t[128] = static_cast<uint8_t>(static_cast<int8_t>(s >> 6));
+    }
+}
+
 void pack_act_tile(const int8_t* qx, const float* dx, const float* sx, int64_t n, int64_t n_tokens, int8_t* b,
                    float* dxt, float* sxt) {
   std::memset(b, 0, static_cast<size_t>(n * kTileTokens));
@@ -33,8 +58,10 @@ void pack_act_tile(const int8_t* qx, const float* dx, const float* sx, int64_t n
 DotKernels dot_kernels(Type t, Isa isa) {
   if (!isa_supported(isa)) return {};
   switch (isa) {
-    case Isa::kScalar: return detail::dot_kernels_scalar(t);
-    case Isa::kAvx2: return detail::dot_kernels_avx2(t);
+    case Isa::kScalar:
+      return detail::dot_kernels_scalar(t);
+    case Isa::kAvx2:
+      return detail::dot_kernels_avx2(t);
     case Isa::kAvx512: {
       DotKernels k = detail::dot_kernels_avx512(t);
       if (cpu_features().avx512vbmi) detail::add_vbmi_kernels(t, k);

@@ -21,6 +21,16 @@
 // bit-identical on every path and ISA: a token's logits never depend on its
 // batch or on the kernel.
 //
+// The superblock form (Q4_K: DotKernels::act_k). Its activations have one
+// scale per 256 elements (quantize_act_q8k: the block's scale in each of its 8
+// dx entries; sx as above), which lets a whole block's products stay integer:
+// per block b the exact int32 T_b = sum_i (q_i * sc_i) qx_i and
+// M_b = sum_u mn_u B_u (B_u the exact sum of unit u's codes), then
+// acc[b % 8] = fma(float(T_b), d_b * dx_b, acc[b % 8]) and
+// macc[b % 8] = fma(float(M_b), dmin_b * dx_b, macc[b % 8]), and the result is
+// tree(acc) - tree(macc) with the tree above. Its float work is two fmas per
+// 256 elements instead of eight (the tile kernel's limit on this VM).
+//
 // Kernels are compiled per ISA (scalar, AVX2, AVX-512 VNNI, AMX-INT8) with
 // target attributes and chosen at run time by cpu_features.h.
 #pragma once
@@ -34,6 +44,9 @@ namespace nextlm::quant {
 
 // n must be a multiple of 32; writes n int8s to q and n / 32 floats to d, s.
 void quantize_act_q8(const float* x, int64_t n, int8_t* q, float* d, float* s);
+// The superblock form's activations: n a multiple of 256; one scale per 256
+// elements, written to all 8 of its d entries; s as quantize_act_q8's.
+void quantize_act_q8k(const float* x, int64_t n, int8_t* q, float* d, float* s);
 
 // Unpacks a row of n elements (n a multiple of the type's block size):
 // n int8s to q, n / 16 floats to ws, n / m_unit floats to m (DotKernels).
@@ -64,7 +77,7 @@ constexpr int64_t kActLayoutBytes = 2;
 
 struct DotKernels {
   QuantizeFn quantize = nullptr;  // quantize_act_q8 for this ISA (the same bytes on every ISA)
-  UnpackFn unpack = nullptr;  // nullptr: no integer kernel for this type
+  UnpackFn unpack = nullptr;      // nullptr: no integer kernel for this type
   DotFn dot = nullptr;
   VecDotFn vec_dot = nullptr;
   VecDotRowsFn vec_dot_rows = nullptr;  // vec_dot of consecutive rows, set with it
@@ -78,6 +91,13 @@ struct DotKernels {
   // meet exact per-16 activation sums (b[u % 8] = fma(m[u], dx * T_u, b[u % 8])); such
   // rows have no tile kernel.
   int m_unit = 32;
+  // The superblock form (above): activations from quantize_act_q8k, and an
+  // unpacked row of q_bytes = 2 per element: per 64 elements, 64 bytes
+  // lo(v) then 64 bytes hi(v), v = code * sc (0..945), lo = v & 255,
+  // hi = v >> 8; ws per block of 16 floats: d, dmin, then the 8 mins as bytes
+  // at byte 8; m unused (zeros).
+  bool act_k = false;
+  int q_bytes = 1;  // bytes of unpacked codes per element
 };
 
 // The kernels of a type for an ISA the machine supports (else empty).
@@ -106,6 +126,14 @@ using TileDotFn = void (*)(const int8_t* q, const float* ws, const float* m, con
 // AMX-INT8 and the OS grants this process the tile state (requested once;
 // NEXTLM_AMX=0, or NEXTLM_CPU_ISA below avx512, turns it off), else null.
 TileDotFn tile_dot(int unit);
+
+// The superblock form's tile kernel (AMX: v = lo + 256 hi as two TDPBUSD per
+// 64 elements; the mins as TDPBUSD of the 8 mins against the unit sums), or
+// null. Its rows: codes at q + r * 2n, ws at ws + r * n / 16; b and dxt from
+// pack_act_tile_k, which writes to sxt (n / 32 * 16 floats) the unit sums as
+// byte tiles.
+TileDotFn tile_dot_k();
+void pack_act_tile_k(const int8_t* qx, const float* dx, int64_t n, int64_t n_tokens, int8_t* b, float* dxt, float* sxt);
 
 namespace detail {
 DotKernels dot_kernels_scalar(Type t);

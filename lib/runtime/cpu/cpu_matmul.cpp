@@ -11,6 +11,7 @@
 #include "quant/dequant.h"
 #include "quant/dot.h"
 #include "quant/dot_bf16.h"
+#include "runtime/cpu/aligned_vector.h"
 #include "runtime/cpu/cpu_backend.h"
 
 namespace nextlm::runtime {
@@ -20,19 +21,20 @@ namespace {
 // its pages again on every matmul. Bind them to local references before a
 // parallel_for: inside the job, the name of a thread_local means the worker's.
 struct Scratch {
-  std::vector<int8_t> i8;
-  std::vector<float> f0, f1;
-  std::vector<uint16_t> u16;
+  cpu::LineVector<int8_t> i8;
+  cpu::LineVector<float> f0, f1;
+  cpu::LineVector<uint16_t> u16;
 };
 Scratch& scratch(int slot) {
   thread_local Scratch s[4];
   return s[slot];
 }
 
-// This thread's buffers for `rows` unpacked rows of `cols` (quant/dot.h layout).
-Scratch& unpack_scratch(int64_t rows, int64_t cols) {
+// This thread's buffers for `rows` unpacked rows of `cols` (quant/dot.h
+// layout, q_bytes of codes per element).
+Scratch& unpack_scratch(int64_t rows, int64_t cols, int q_bytes) {
   Scratch& s = scratch(2);
-  s.i8.resize(static_cast<size_t>(rows * cols));
+  s.i8.resize(static_cast<size_t>(rows * cols * q_bytes));
   s.f0.resize(static_cast<size_t>(rows * (cols / 16)));
   s.f1.resize(static_cast<size_t>(rows * (cols / 16)));  // m: cols / m_unit per row, at most cols / 16
   return s;
@@ -42,7 +44,7 @@ Scratch& unpack_scratch(int64_t rows, int64_t cols) {
 void unpack_rows(const quant::DotKernels& k, const uint8_t* base, int64_t row_bytes, int64_t r0, int64_t nr,
                  int64_t cols, Scratch& s) {
   for (int64_t i = 0; i < nr; ++i)
-    k.unpack(base + (r0 + i) * row_bytes, cols, s.i8.data() + i * cols, s.f0.data() + i * (cols / 16),
+    k.unpack(base + (r0 + i) * row_bytes, cols, s.i8.data() + i * cols * k.q_bytes, s.f0.data() + i * (cols / 16),
              s.f1.data() + i * (cols / k.m_unit));
 }
 }  // namespace
@@ -50,38 +52,46 @@ void unpack_rows(const quant::DotKernels& k, const uint8_t* base, int64_t row_by
 // Prefill with the tile kernel (quant/dot.h): tokens packed 16 at a time once,
 // then each thread unpacks 16 weight rows and runs them against every token
 // tile. Rows past the end are zero (their results are dropped).
-void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, const uint8_t* base,
-                              int64_t row_bytes, int64_t rows, int64_t cols, const int8_t* qx, const float* dx,
-                              const float* sx, int64_t n_tokens, float* y) {
+void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, const uint8_t* base, int64_t row_bytes,
+                              int64_t rows, int64_t cols, const int8_t* qx, const float* dx, const float* sx,
+                              int64_t n_tokens, float* y) {
   constexpr int64_t TR = quant::kTileRows, TT = quant::kTileTokens;
   const int64_t nsub = cols / 32, n_tt = (n_tokens + TT - 1) / TT;
   Scratch& packed = scratch(1);
-  std::vector<int8_t>& b = packed.i8;
-  std::vector<float>&dxt = packed.f0, &sxt = packed.f1;
+  auto& b = packed.i8;
+  auto& dxt = packed.f0;
+  auto& sxt = packed.f1;
   b.resize(static_cast<size_t>(n_tt * cols * TT));
   dxt.resize(static_cast<size_t>(n_tt * nsub * TT));
   sxt.resize(dxt.size());
   pool_.parallel_for(n_tt, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
-      quant::pack_act_tile(qx + t * TT * cols, dx + t * TT * nsub, sx + t * TT * nsub, cols,
-                           std::min(TT, n_tokens - t * TT), b.data() + t * cols * TT, dxt.data() + t * nsub * TT,
-                           sxt.data() + t * nsub * TT);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t nt = std::min(TT, n_tokens - t * TT);
+      if (k.act_k)
+        quant::pack_act_tile_k(qx + t * TT * cols, dx + t * TT * nsub, cols, nt, b.data() + t * cols * TT,
+                               dxt.data() + t * nsub * TT, sxt.data() + t * nsub * TT);
+      else
+        quant::pack_act_tile(qx + t * TT * cols, dx + t * TT * nsub, sx + t * TT * nsub, cols, nt,
+                             b.data() + t * cols * TT, dxt.data() + t * nsub * TT, sxt.data() + t * nsub * TT);
+    }
   });
   pool_.parallel_for((rows + TR - 1) / TR, 1, [&](int64_t g0, int64_t g1) {
-    Scratch& unpacked = unpack_scratch(TR, cols);  // this worker's
-    std::vector<int8_t>& q = unpacked.i8;
-    std::vector<float>&ws = unpacked.f0, &m = unpacked.f1;
+    Scratch& unpacked = unpack_scratch(TR, cols, k.q_bytes);  // this worker's
+    auto& q = unpacked.i8;
+    auto& ws = unpacked.f0;
+    auto& m = unpacked.f1;
     float out[TR * TT];
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * TR, nr = std::min(TR, rows - r0);
       unpack_rows(k, base, row_bytes, r0, nr, cols, unpacked);
       if (nr < TR) {
-        std::fill(q.begin() + nr * cols, q.end(), int8_t{0});
+        std::fill(q.begin() + nr * cols * k.q_bytes, q.end(), int8_t{0});
         std::fill(ws.begin() + nr * (cols / 16), ws.end(), 0.0f);
         std::fill(m.begin() + nr * nsub, m.begin() + TR * nsub, 0.0f);
       }
       // Only Q4_K/Q5_K-like types have offsets (m_unit 32 here: TR * nsub of them);
       // skipping zero ones changes no bit.
+      // (The superblock form keeps its mins in ws.)
       const bool mins = std::any_of(m.begin(), m.begin() + TR * nsub, [](float v) { return v != 0.0f; });
       for (int64_t t = 0; t < n_tt; ++t) {
         tile(q.data(), ws.data(), mins ? m.data() : nullptr, b.data() + t * cols * TT, dxt.data() + t * nsub * TT,
@@ -104,7 +114,7 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
     // VDPBF16PS's arithmetic per (row, token) on every ISA (quant/dot_bf16.h),
     // so a token's result does not depend on its batch.
     const quant::Bf16DotFn dot = quant::bf16_dot();
-    std::vector<uint16_t>& xb = scratch(0).u16;
+    auto& xb = scratch(0).u16;
     xb.resize(static_cast<size_t>(n_tokens * cols));
     pool_.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) quant::act_to_bf16(x + t * cols, cols, xb.data() + t * cols);
@@ -131,14 +141,15 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
     // tiles so a token's activations stay in L1 across the tile.
     const int64_t nsub = cols / 32;
     Scratch& act = scratch(0);
-    std::vector<int8_t>& qx = act.i8;
-    std::vector<float>&dx = act.f0, &sx = act.f1;
+    auto& qx = act.i8;
+    auto& dx = act.f0;
+    auto& sx = act.f1;
     qx.resize(static_cast<size_t>(n_tokens * cols));
     dx.resize(static_cast<size_t>(n_tokens * nsub));
     sx.resize(dx.size());
     pool_.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t)
-        quant::quantize_act_q8(x + t * cols, cols, qx.data() + t * cols, dx.data() + t * nsub, sx.data() + t * nsub);
+        k.quantize(x + t * cols, cols, qx.data() + t * cols, dx.data() + t * nsub, sx.data() + t * nsub);
     });
     if (k.vec_dot_rows && n_tokens <= cpu::kDecodeMaxTokens) {
       // Decode: an unpacked row would not be reused, so dot straight from the packed row.
@@ -146,7 +157,7 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       int64_t qa_stride = cols;
       if (k.vec_dot_layout) {  // the kernel's own activation order, made once per token
         qa_stride = quant::kActLayoutBytes * cols;
-        std::vector<int8_t>& laid = scratch(3).i8;
+        auto& laid = scratch(3).i8;
         laid.resize(static_cast<size_t>(n_tokens * qa_stride));
         for (int64_t t = 0; t < n_tokens; ++t)
           k.vec_dot_layout(qx.data() + t * cols, dx.data() + t * nsub, cols, laid.data() + t * qa_stride);
@@ -164,7 +175,9 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       });
       return;
     }
-    if (const quant::TileDotFn tile = k.m_unit == 32 ? quant::tile_dot(k.unit) : nullptr;
+    if (const quant::TileDotFn tile = k.act_k          ? quant::tile_dot_k()
+                                      : k.m_unit == 32 ? quant::tile_dot(k.unit)
+                                                       : nullptr;
         tile && n_tokens >= cpu::kTileMinTokens) {
       matmul_tiles(k, tile, base, w.row_bytes, rows, cols, qx.data(), dx.data(), sx.data(), n_tokens, y);
       return;
@@ -172,9 +185,10 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
     constexpr int64_t kTile = 16;
     pool_.parallel_for(rows, 8, [&](int64_t r0, int64_t r1) {
       const int64_t tile = std::min<int64_t>(kTile, r1 - r0);
-      Scratch& unpacked = unpack_scratch(tile, cols);  // this worker's
-      const std::vector<int8_t>& q = unpacked.i8;
-      const std::vector<float>&ws = unpacked.f0, &m = unpacked.f1;
+      Scratch& unpacked = unpack_scratch(tile, cols, k.q_bytes);  // this worker's
+      const auto& q = unpacked.i8;
+      const auto& ws = unpacked.f0;
+      const auto& m = unpacked.f1;
       for (int64_t rb = r0; rb < r1; rb += tile) {
         const int64_t nr = std::min(tile, r1 - rb);
         unpack_rows(k, base, w.row_bytes, rb, nr, cols, unpacked);
@@ -182,8 +196,8 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
         for (; k.dot4 && t + 4 <= n_tokens; t += 4) {
           float out[4];
           for (int64_t i = 0; i < nr; ++i) {
-            k.dot4(q.data() + i * cols, ws.data() + i * (cols / 16), m.data() + i * (cols / k.m_unit), qx.data() + t * cols,
-                   dx.data() + t * nsub, sx.data() + t * nsub, cols, cols, out);
+            k.dot4(q.data() + i * cols * k.q_bytes, ws.data() + i * (cols / 16), m.data() + i * (cols / k.m_unit),
+                   qx.data() + t * cols, dx.data() + t * nsub, sx.data() + t * nsub, cols, cols, out);
             for (int j = 0; j < 4; ++j) y[(t + j) * rows + rb + i] = out[j];
           }
         }
@@ -192,8 +206,8 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
           const float* dt = dx.data() + t * nsub;
           const float* st = sx.data() + t * nsub;
           for (int64_t i = 0; i < nr; ++i)
-            y[t * rows + rb + i] =
-                k.dot(q.data() + i * cols, ws.data() + i * (cols / 16), m.data() + i * (cols / k.m_unit), qt, dt, st, cols);
+            y[t * rows + rb + i] = k.dot(q.data() + i * cols * k.q_bytes, ws.data() + i * (cols / 16),
+                                         m.data() + i * (cols / k.m_unit), qt, dt, st, cols);
         }
       }
     });

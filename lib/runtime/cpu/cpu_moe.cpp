@@ -38,27 +38,39 @@ void route(const float* logits, int n_expert, int k, int* chosen, float* weights
   }
 }
 
-// q8 activations of one row (quant/dot.h), and the same codes in the order
-// of each kernel that reads its own (DotKernels::vec_dot_layout), made on
-// first use; the deque keeps earlier copies in place.
+// q8 activations of one row (quant/dot.h) in each form the kernels ask for:
+// quantized by their `quantize` (per 32, or per 256 for the superblock form),
+// then laid out in their own order where they have one; made on first use,
+// and the deque keeps earlier forms in place.
 struct QRow {
-  std::vector<int8_t> q;
-  std::vector<float> d, s;
-  std::deque<std::pair<quant::ActLayoutFn, std::vector<int8_t>>> laid;
-  void set(const float* x, int64_t n) {
-    q.resize(static_cast<size_t>(n));
-    d.resize(static_cast<size_t>(n / 32));
-    s.resize(d.size());
-    quant::quantize_act_q8(x, n, q.data(), d.data(), s.data());
-    laid.clear();
+  struct Form {
+    quant::QuantizeFn quantize;
+    quant::ActLayoutFn layout;
+    std::vector<int8_t> q, laid;
+    std::vector<float> d, s;
+    const int8_t* codes() const { return layout ? laid.data() : q.data(); }
+  };
+  std::vector<float> x;
+  std::deque<Form> forms;
+  void set(const float* src, int64_t n) {
+    x.assign(src, src + n);
+    forms.clear();
   }
-  const int8_t* codes_for(quant::ActLayoutFn layout) {
-    if (layout == nullptr) return q.data();
-    for (auto& [fn, codes] : laid)
-      if (fn == layout) return codes.data();
-    auto& [fn, codes] = laid.emplace_back(layout, std::vector<int8_t>(quant::kActLayoutBytes * q.size()));
-    layout(q.data(), d.data(), static_cast<int64_t>(q.size()), codes.data());
-    return codes.data();
+  const Form& form(const quant::DotKernels& k) {
+    for (const Form& f : forms)
+      if (f.quantize == k.quantize && f.layout == k.vec_dot_layout) return f;
+    const auto n = static_cast<int64_t>(x.size());
+    Form& f = forms.emplace_back();
+    f.quantize = k.quantize, f.layout = k.vec_dot_layout;
+    f.q.resize(static_cast<size_t>(n));
+    f.d.resize(static_cast<size_t>(n / 32));
+    f.s.resize(f.d.size());
+    k.quantize(x.data(), n, f.q.data(), f.d.data(), f.s.data());
+    if (f.layout) {
+      f.laid.resize(static_cast<size_t>(quant::kActLayoutBytes * n));
+      f.layout(f.q.data(), f.d.data(), n, f.laid.data());
+    }
+    return f;
   }
 };
 
@@ -66,15 +78,14 @@ struct QRow {
 struct Segment {
   const Weight* w;
   int64_t mat;
-  const QRow* act;
-  const int8_t* codes;  // act's codes in the order the kernel reads
+  const QRow::Form* act;  // the activations in the form w's kernel reads
   float* out;
   quant::VecDotRowsFn dot;  // w's kernel, looked up once
 };
 
 Segment segment(const Weight& w, int64_t mat, QRow& act, float* out) {
   const quant::DotKernels k = cpu::weight_kernels(w);
-  return {&w, mat, &act, act.codes_for(k.vec_dot_layout), out, k.vec_dot_rows};
+  return {&w, mat, &act.form(k), out, k.vec_dot_rows};
 }
 
 bool has_vec_dot(const Weight& w) {
@@ -93,7 +104,7 @@ void run_segments(ThreadPool& pool, const std::vector<Segment>& segs) {
       const Weight& w = *sg.w;
       const int64_t local = r - start[i], n = std::min(r1, start[i + 1]) - r;
       const auto* row = static_cast<const uint8_t*>(w.data) + sg.mat * w.matrix_bytes + local * w.row_bytes;
-      sg.dot(row, w.row_bytes, n, sg.codes, sg.act->d.data(), sg.act->s.data(), w.cols, sg.out + local);
+      sg.dot(row, w.row_bytes, n, sg.act->codes(), sg.act->d.data(), sg.act->s.data(), w.cols, sg.out + local);
       r += n;
     }
   });
@@ -101,8 +112,8 @@ void run_segments(ThreadPool& pool, const std::vector<Segment>& segs) {
 
 }  // namespace
 
-bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd,
-                            const int* chosen, const float* weight, float* y) {
+bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, const int* chosen,
+                            const float* weight, float* y) {
   const int K = m.n_expert_used;
   const bool shared = m.gate_shexp.rows > 0;
   if (n_tokens > cpu::kDecodeMaxTokens || n_embd % 32 != 0) return false;
@@ -133,8 +144,7 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
   }
   if (shared) {
     for (int64_t t = 0; t < n_tokens; ++t) {
-      const float g =
-          m.shared_gate_inp ? cpu::sigmoid(cpu::dot(m.shared_gate_inp, x + t * n_embd, n_embd)) : 1.0f;
+      const float g = m.shared_gate_inp ? cpu::sigmoid(cpu::dot(m.shared_gate_inp, x + t * n_embd, n_embd)) : 1.0f;
       items.push_back({t, -1, g});
     }
   }
