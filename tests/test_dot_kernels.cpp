@@ -54,11 +54,11 @@ TEST_CASE("dot kernels: every ISA equals the dequantized reference on random blo
       ks.unpack(w.data(), n, q.data(), ws.data(), m.data());
       for (int64_t i = 0; i < n; ++i) {
         float v;
-        if (ks.act_k) {  // lo and hi bytes of code * sc per 64 elements; d, dmin and the mins in ws
+        if (ks.act_k) {  // lo and hi bytes of code * sc per 64 elements; the mins in ws, d and dmin in m
           const auto* u = reinterpret_cast<const uint8_t*>(q.data()) + 2 * (i / 64) * 64 + i % 64;
-          const float* blk = ws.data() + 16 * (i / 256);
-          const uint8_t mn = reinterpret_cast<const uint8_t*>(blk)[8 + (i % 256) / 32];
-          v = blk[0] * static_cast<float>(u[0] + 256 * u[64]) - blk[1] * static_cast<float>(mn);
+          const uint8_t mn = reinterpret_cast<const uint8_t*>(ws.data() + 16 * (i / 256))[(i % 256) / 32];
+          const float* dm = m.data() + 8 * (i / 256);  // d, dmin
+          v = dm[0] * static_cast<float>(u[0] + 256 * u[64]) - dm[1] * static_cast<float>(mn);
         } else {
           v = ws[i / 16] * q[i] - m[i / mu];
         }
@@ -134,44 +134,58 @@ TEST_CASE("dot kernels: the tile kernel equals dot_row bit for bit", "[quant][do
     const quant::DotKernels k = quant::dot_kernels(t);
     REQUIRE(k.unpack != nullptr);
     CHECK(k.act_k == (t == quant::Type::Q4_K));  // the superblock form
-    const quant::TileDotFn tile = k.act_k ? quant::tile_dot_k() : quant::tile_dot(k.unit);
-    REQUIRE(tile != nullptr);
+    const quant::TileDotFn tile = k.act_k ? nullptr : quant::tile_dot(k.unit);
+    const quant::TileDotKFn tile_k = k.act_k ? quant::tile_dot_k() : nullptr;
+    REQUIRE((tile != nullptr || tile_k != nullptr));
     CHECK(k.unit == (t == quant::Type::Q6_K || t == quant::Type::Q3_K ? 16 : 32));
     for (const int64_t n :
          {t == quant::Type::Q8_0 || t == quant::Type::IQ4_NL ? int64_t{544} : int64_t{512}, int64_t{256 * 11}}) {
-      const int64_t R = quant::kTileRows, T = quant::kTileTokens;
-      const int64_t n_tok = 11;  // a partial token tile
-      INFO("type " << quant::type_info(t).name << " n " << n);
-      const int64_t qn = n * k.q_bytes;
-      std::vector<int8_t> q(R * qn);
-      std::vector<float> ws(R * n / 16), m(R * n / 32);
-      for (int64_t r = 0; r < R; ++r) {
-        std::vector<uint8_t> w(quant::row_bytes(t, n));
-        quant::fill_random_row(t, rng, w.data(), n, 0.5f);
-        k.unpack(w.data(), n, q.data() + r * qn, ws.data() + r * n / 16, m.data() + r * n / 32);
-      }
-      std::vector<float> x(n_tok * n);
-      for (float& v : x) v = rng.uniform(-2.0f, 2.0f);
-      std::fill(x.begin() + 3 * n, x.begin() + 3 * n + 300, -1.9f);  // unit sums far below zero
-      std::vector<int8_t> qx(n_tok * n);
-      std::vector<float> dx(n_tok * n / 32), sx(dx.size());
-      for (int64_t j = 0; j < n_tok; ++j)
-        k.quantize(x.data() + j * n, n, qx.data() + j * n, dx.data() + j * n / 32, sx.data() + j * n / 32);
-      std::vector<int8_t> b(n * T);
-      std::vector<float> dxt(n / 32 * T), sxt(dxt.size());
-      if (k.act_k)
-        quant::pack_act_tile_k(qx.data(), dx.data(), n, n_tok, b.data(), dxt.data(), sxt.data());
-      else
-        quant::pack_act_tile(qx.data(), dx.data(), sx.data(), n, n_tok, b.data(), dxt.data(), sxt.data());
-      std::vector<float> out(R * T);
-      // As the matmul calls it: no offsets pointer where every offset is zero.
-      const bool mins = std::any_of(m.begin(), m.end(), [](float v) { return v != 0.0f; });
-      CHECK(mins == false);  // Q4_K's are in ws (superblock form); the others have none
-      tile(q.data(), ws.data(), mins ? m.data() : nullptr, b.data(), dxt.data(), sxt.data(), n, out.data());
-      for (int64_t r = 0; r < R; ++r)
+      for (const int n_tiles : {1, 2}) {
+        if (n_tiles == 2 && !tile_k) continue;
+        const int64_t R = quant::kTileRows, T = quant::kTileTokens;
+        const int64_t n_tok = n_tiles == 2 ? 27 : 11;  // a partial token tile
+        INFO("type " << quant::type_info(t).name << " n " << n << " tiles " << n_tiles);
+        const int64_t qn = n * k.q_bytes;
+        std::vector<int8_t> q(R * qn);
+        std::vector<float> ws(R * n / 16), m(R * n / 32);
+        for (int64_t r = 0; r < R; ++r) {
+          std::vector<uint8_t> w(quant::row_bytes(t, n));
+          quant::fill_random_row(t, rng, w.data(), n, 0.5f);
+          k.unpack(w.data(), n, q.data() + r * qn, ws.data() + r * n / 16, m.data() + r * n / 32);
+        }
+        std::vector<float> x(n_tok * n);
+        for (float& v : x) v = rng.uniform(-2.0f, 2.0f);
+        std::fill(x.begin() + 3 * n, x.begin() + 3 * n + 300, -1.9f);  // unit sums far below zero
+        std::vector<int8_t> qx(n_tok * n);
+        std::vector<float> dx(n_tok * n / 32), sx(dx.size());
         for (int64_t j = 0; j < n_tok; ++j)
-          REQUIRE(out[r * T + j] == k.dot(q.data() + r * qn, ws.data() + r * n / 16, m.data() + r * n / 32,
-                                          qx.data() + j * n, dx.data() + j * n / 32, sx.data() + j * n / 32, n));
+          k.quantize(x.data() + j * n, n, qx.data() + j * n, dx.data() + j * n / 32, sx.data() + j * n / 32);
+        // Packed as the matmul packs them: tile i at b + i * 16n, dxt and sxt + i * n / 2.
+        std::vector<int8_t> b(n * T * n_tiles);
+        std::vector<float> dxt(n / 32 * T * n_tiles), sxt(dxt.size() + quant::kTileSumsPad);
+        for (int i = 0; i < n_tiles; ++i) {
+          const int64_t nt = std::min<int64_t>(T, n_tok - i * T);
+          const int64_t a = i * T * n, o = i * n / 2;
+          if (k.act_k)
+            quant::pack_act_tile_k(qx.data() + a, dx.data() + a / 32, n, nt, b.data() + a, dxt.data() + o,
+                                   sxt.data() + o);
+          else
+            quant::pack_act_tile(qx.data() + a, dx.data() + a / 32, sx.data() + a / 32, n, nt, b.data() + a,
+                                 dxt.data() + o, sxt.data() + o);
+        }
+        std::vector<float> out(R * T * n_tiles);
+        // As the matmul calls it: no offsets pointer where every offset is zero.
+        const bool mins = !k.act_k && std::any_of(m.begin(), m.end(), [](float v) { return v != 0.0f; });
+        CHECK(mins == false);  // Q4_K's are in ws (superblock form); the others have none
+        if (tile_k)
+          tile_k(q.data(), ws.data(), m.data(), b.data(), dxt.data(), sxt.data(), n, n_tiles, out.data());
+        else
+          tile(q.data(), ws.data(), mins ? m.data() : nullptr, b.data(), dxt.data(), sxt.data(), n, out.data());
+        for (int64_t r = 0; r < R; ++r)
+          for (int64_t j = 0; j < n_tok; ++j)  // token-major
+            REQUIRE(out[j * R + r] == k.dot(q.data() + r * qn, ws.data() + r * n / 16, m.data() + r * n / 32,
+                                            qx.data() + j * n, dx.data() + j * n / 32, sx.data() + j * n / 32, n));
+      }
     }
   }
 }

@@ -26,10 +26,10 @@
 // dx entries; sx as above), which lets a whole block's products stay integer:
 // per block b the exact int32 T_b = sum_i (q_i * sc_i) qx_i and
 // M_b = sum_u mn_u B_u (B_u the exact sum of unit u's codes), then
-// acc[b % 8] = fma(float(T_b), d_b * dx_b, acc[b % 8]) and
-// macc[b % 8] = fma(float(M_b), dmin_b * dx_b, macc[b % 8]), and the result is
-// tree(acc) - tree(macc) with the tree above. Its float work is two fmas per
-// 256 elements instead of eight (the tile kernel's limit on this VM).
+// acc[b % 8] = fma(float(M_b), -(dmin_b * dx_b), fma(float(T_b), d_b * dx_b, acc[b % 8]))
+// and the result is the tree above over acc. Its float work is two fmas per
+// 256 elements instead of eight plus the offsets (the tile kernel's limit on
+// this VM).
 //
 // Kernels are compiled per ISA (scalar, AVX2, AVX-512 VNNI, AMX-INT8) with
 // target attributes and chosen at run time by cpu_features.h.
@@ -94,8 +94,8 @@ struct DotKernels {
   // The superblock form (above): activations from quantize_act_q8k, and an
   // unpacked row of q_bytes = 2 per element: per 64 elements, 64 bytes
   // lo(v) then 64 bytes hi(v), v = code * sc (0..945), lo = v & 255,
-  // hi = v >> 8; ws per block of 16 floats: d, dmin, then the 8 mins as bytes
-  // at byte 8; m unused (zeros).
+  // hi = v >> 8; ws per block 64 bytes: the 8 mins as bytes, then zeros (an
+  // AMX row: K 8..63 multiply nothing); m per block 8 floats: d, dmin, zeros.
   bool act_k = false;
   int q_bytes = 1;  // bytes of unpacked codes per element
 };
@@ -118,7 +118,8 @@ void pack_act_tile(const int8_t* qx, const float* dx, const float* sx, int64_t n
 
 // 16 unpacked rows (codes at q + r * n, scales at ws + r * n / 16, offsets at
 // m + r * n / 32; m may be null when every offset is zero) against one packed
-// activation tile: out[r * 16 + k] = dot_row(row r, token k), bit for bit.
+// activation tile: out[k * 16 + r] = dot_row(row r, token k), bit for bit
+// (token-major: a token's 16 results are one run of the matmul's output).
 using TileDotFn = void (*)(const int8_t* q, const float* ws, const float* m, const int8_t* b, const float* dxt,
                            const float* sxt, int64_t n, float* out);
 
@@ -129,11 +130,19 @@ TileDotFn tile_dot(int unit);
 
 // The superblock form's tile kernel (AMX: v = lo + 256 hi as two TDPBUSD per
 // 64 elements; the mins as TDPBUSD of the 8 mins against the unit sums), or
-// null. Its rows: codes at q + r * 2n, ws at ws + r * n / 16; b and dxt from
-// pack_act_tile_k, which writes to sxt (n / 32 * 16 floats) the unit sums as
-// byte tiles.
-TileDotFn tile_dot_k();
+// null: 16 rows (codes at q + r * 2n, ws at ws + r * n / 16, m at
+// m + r * n / 32) against n_tiles (1 or 2) packed activation tiles from
+// pack_act_tile_k, tile i at b + i * 16n, dxt + i * n / 2 and sxt + i * n / 2;
+// two tiles share each load of the rows. Results token-major:
+// out[k * 16 + r] = dot_row(row r, token k), bit for bit.
+using TileDotKFn = void (*)(const int8_t* q, const float* ws, const float* m, const int8_t* b, const float* dxt,
+                            const float* sxt, int64_t n, int n_tiles, float* out);
+TileDotKFn tile_dot_k();
+// As pack_act_tile, but sxt (n / 32 * 16 floats) gets each block's unit sums
+// as two byte tiles. The kernel reads 16 rows of 64 bytes from them: keep
+// kTileSumsPad floats readable past the last tile's sxt.
 void pack_act_tile_k(const int8_t* qx, const float* dx, int64_t n, int64_t n_tokens, int8_t* b, float* dxt, float* sxt);
+constexpr int64_t kTileSumsPad = 256;
 
 namespace detail {
 DotKernels dot_kernels_scalar(Type t);

@@ -62,6 +62,26 @@ inline __m512 tree8(const float (*lanes)[kTileRows * kTileTokens], int r) {
                        _mm512_add_ps(_mm512_add_ps(a[1], a[5]), _mm512_add_ps(a[3], a[7])));
 }
 
+// v[r] holds row r's 16 tokens; writes out[k * 16 + r]. Swapping the
+// off-diagonal s x s blocks for s = 8, 4, 2, 1 transposes the 16 x 16 block.
+inline void store_token_major(__m512* v, float* out) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int s = 8; s >= 1; s /= 2) {
+    const __mmask16 high = _mm512_test_epi32_mask(iota, _mm512_set1_epi32(s));
+    // Lane l of row i (l & s set) takes row i + s's lane l - s; row i + s's lane l (l & s clear) row i's l + s.
+    const __m512i lo = _mm512_mask_add_epi32(iota, high, iota, _mm512_set1_epi32(16 - s));
+    const __m512i hi = _mm512_mask_blend_epi32(high, _mm512_add_epi32(iota, _mm512_set1_epi32(s)),
+                                               _mm512_add_epi32(iota, _mm512_set1_epi32(16)));
+    for (int i = 0; i < 16; ++i) {
+      if (i & s) continue;
+      const __m512 a = v[i], b = v[i + s];
+      v[i] = _mm512_permutex2var_ps(a, lo, b);
+      v[i + s] = _mm512_permutex2var_ps(a, hi, b);
+    }
+  }
+  for (int k = 0; k < kTileTokens; ++k) _mm512_storeu_ps(out + k * kTileRows, v[k]);
+}
+
 template <int U>
 void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t* b, const float* dxt, const float* sxt,
                   int64_t n, float* out) {
@@ -99,83 +119,133 @@ void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t
       for (int r = 0; r < kTileRows; ++r) _mm512_store_ps(mlanes[lane] + r * kTileTokens, mins[r]);
     }
   }
+  __m512 v[kTileRows];
   for (int r = 0; r < kTileRows; ++r) {
-    __m512 v = tree8(lanes, r);
-    if (m != nullptr) v = _mm512_sub_ps(v, tree8(mlanes, r));
-    _mm512_storeu_ps(out + r * kTileTokens, v);
+    v[r] = tree8(lanes, r);
+    if (m != nullptr) v[r] = _mm512_sub_ps(v[r], tree8(mlanes, r));
   }
+  store_token_major(v, out);
 }
 
-// The superblock form (dot.h): tmm0 / tmm1 = 16 rows x 64 elements of lo /
-// hi bytes, tmm2 = their activations (then the mins' high sums), tmm3 = the
-// mins' low sums, tmm4 / tmm5 = the lo / hi sums of a block, tmm6 = 16 rows x
-// the block's 8 mins, tmm7 = the unit sums' low or high parts (2 x 64 bytes).
+// The superblock form (dot.h), all tiles 16 x 64 bytes: tmm0 / tmm1 = 16
+// rows x 64 elements of lo / hi bytes (then tmm0 the rows' mins), tmm2 / tmm3
+// = the two token tiles' activations (then unit sums), tmm4-7 = lo and hi
+// sums per token tile (then the mins' sums).
 void configure_tiles_k() {
   TileConfig c;
-  for (int t = 0; t < 6; ++t) c.colsb[t] = 64, c.rows[t] = 16;
-  c.colsb[6] = 8, c.rows[6] = 16;
-  c.colsb[7] = 64, c.rows[7] = 2;
+  for (int t = 0; t < 8; ++t) c.colsb[t] = 64, c.rows[t] = 16;
   _tile_loadconfig(&c);
 }
 
-void tile_dot_k_amx(const int8_t* q, const float* ws, const float*, const int8_t* b, const float* dxt, const float* sxt,
-                    int64_t n, float* out) {
+template <int NT>
+void tile_dot_k_amx(const int8_t* q, const float* ws, const float* m, const int8_t* b, const float* dxt,
+                    const float* sxt, int64_t n, float* out) {
   configure_tiles_k();
-  const int64_t nb = n / 256, nws = n / 16;
-  const auto* sums = reinterpret_cast<const uint8_t*>(sxt);  // pack_act_tile_k's byte tiles
-  alignas(64) int32_t clo[kTileRows * kTileTokens], chi[kTileRows * kTileTokens];
-  alignas(64) int32_t mlo[kTileRows * kTileTokens], mhi[kTileRows * kTileTokens];
-  alignas(64) float lanes[8][kTileRows * kTileTokens], mlanes[8][kTileRows * kTileTokens];
+  const int64_t nb = n / 256, nws = n / 16, nm = n / 32;
+  const auto* sums = reinterpret_cast<const uint8_t*>(sxt);  // pack_act_tile_k's byte tiles, 2n bytes per tile
+  constexpr int kC = kTileRows * kTileTokens;
+  alignas(64) int32_t c[4][kC];
+  alignas(64) float lanes[NT][8][kC];  // acc[b % 8] of dot.h per token tile, row and token
   for (int64_t k = 0; k < nb; ++k) {
     _tile_zero(4);
     _tile_zero(5);
-    for (int c = 0; c < 4; ++c) {
-      const int64_t e = 256 * k + 64 * c;
+    if (NT == 2) {
+      _tile_zero(6);
+      _tile_zero(7);
+    }
+    for (int cc = 0; cc < 4; ++cc) {
+      const int64_t e = 256 * k + 64 * cc;
       _tile_loadd(0, q + 2 * e, 2 * n);
       _tile_loadd(1, q + 2 * e + 64, 2 * n);
       _tile_loadd(2, b + 16 * e, 64);
       _tile_dpbusd(4, 0, 2);
       _tile_dpbusd(5, 1, 2);
+      if (NT == 2) {
+        _tile_loadd(3, b + 16 * n + 16 * e, 64);
+        _tile_dpbusd(6, 0, 3);
+        _tile_dpbusd(7, 1, 3);
+      }
     }
-    _tile_stored(4, clo, 64);
-    _tile_stored(5, chi, 64);
-    _tile_zero(3);
-    _tile_zero(2);
-    _tile_loadd(6, reinterpret_cast<const uint8_t*>(ws) + 64 * k + 8, nws * 4);
-    _tile_loadd(7, sums + 256 * k, 64);
-    _tile_dpbusd(3, 6, 7);
-    _tile_loadd(7, sums + 256 * k + 128, 64);
-    _tile_dpbusd(2, 6, 7);
-    _tile_stored(3, mlo, 64);
-    _tile_stored(2, mhi, 64);
-    const __m512 dxv = _mm512_loadu_ps(dxt + 8 * k * kTileTokens);
-    float* la = lanes[k % 8];
-    float* ma = mlanes[k % 8];
-    const bool first = k < 8;
+    _tile_stored(4, c[0], 64);
+    _tile_stored(5, c[1], 64);
+    if (NT == 2) {
+      _tile_stored(6, c[2], 64);
+      _tile_stored(7, c[3], 64);
+    }
+    // T_b = lo + 256 hi per (row, token).
+    for (int t = 0; t < NT; ++t)
+      for (int r = 0; r < kTileRows; ++r) {
+        const int o = r * kTileTokens;
+        _mm512_store_si512(c[2 * t] + o, _mm512_add_epi32(_mm512_load_si512(c[2 * t] + o),
+                                                          _mm512_slli_epi32(_mm512_load_si512(c[2 * t + 1] + o), 8)));
+      }
+    // M_b = lo + 64 hi of the mins against the unit sums (the mins' row: K 8..63 are zero).
+    _tile_zero(4);
+    _tile_zero(5);
+    _tile_loadd(0, reinterpret_cast<const uint8_t*>(ws) + 64 * k, nws * 4);
+    _tile_loadd(2, sums + 256 * k, 64);
+    _tile_loadd(3, sums + 256 * k + 128, 64);
+    _tile_dpbusd(4, 0, 2);
+    _tile_dpbusd(5, 0, 3);
+    _tile_stored(4, c[1], 64);
+    _tile_stored(5, c[3], 64);  // (tile 1's T is in c[2]: its mins go through c[3] after)
+    alignas(64) int32_t mt[2][kC];
     for (int r = 0; r < kTileRows; ++r) {
-      const float* w = ws + r * nws + 16 * k;  // d, dmin
       const int o = r * kTileTokens;
-      const __m512i t = _mm512_add_epi32(_mm512_load_si512(clo + o), _mm512_slli_epi32(_mm512_load_si512(chi + o), 8));
-      const __m512i m = _mm512_add_epi32(_mm512_load_si512(mlo + o), _mm512_slli_epi32(_mm512_load_si512(mhi + o), 6));
-      const __m512 a0 = first ? _mm512_setzero_ps() : _mm512_load_ps(la + o);
-      const __m512 m0 = first ? _mm512_setzero_ps() : _mm512_load_ps(ma + o);
-      _mm512_store_ps(la + o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dxv, _mm512_set1_ps(w[0])), a0));
-      _mm512_store_ps(ma + o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(m), _mm512_mul_ps(dxv, _mm512_set1_ps(w[1])), m0));
+      _mm512_store_si512(
+          mt[0] + o, _mm512_add_epi32(_mm512_load_si512(c[1] + o), _mm512_slli_epi32(_mm512_load_si512(c[3] + o), 6)));
+    }
+    if (NT == 2) {
+      _tile_zero(4);
+      _tile_zero(5);
+      _tile_loadd(2, sums + 2 * n + 256 * k, 64);
+      _tile_loadd(3, sums + 2 * n + 256 * k + 128, 64);
+      _tile_dpbusd(4, 0, 2);
+      _tile_dpbusd(5, 0, 3);
+      _tile_stored(4, c[1], 64);
+      _tile_stored(5, c[3], 64);
+      for (int r = 0; r < kTileRows; ++r) {
+        const int o = r * kTileTokens;
+        _mm512_store_si512(mt[1] + o, _mm512_add_epi32(_mm512_load_si512(c[1] + o),
+                                                       _mm512_slli_epi32(_mm512_load_si512(c[3] + o), 6)));
+      }
+    }
+    const bool first = k < 8;
+    for (int t = 0; t < NT; ++t) {
+      const __m512 dxv = _mm512_loadu_ps(dxt + t * (n / 2) + 8 * k * kTileTokens);
+      float* la = lanes[t][k % 8];
+      for (int r = 0; r < kTileRows; ++r) {
+        const float* dm = m + r * nm + 8 * k;  // d, dmin
+        const int o = r * kTileTokens;
+        const __m512 a0 = first ? _mm512_setzero_ps() : _mm512_load_ps(la + o);
+        const __m512 a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c[2 * t] + o)),
+                                          _mm512_mul_ps(dxv, _mm512_set1_ps(dm[0])), a0);
+        const __m512 neg = _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dxv, _mm512_set1_ps(dm[1])));
+        _mm512_store_ps(la + o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(mt[t] + o)), neg, a1));
+      }
     }
   }
-  for (int64_t l = nb; l < 8; ++l) {  // lanes no block reached
-    std::memset(lanes[l], 0, sizeof lanes[l]);
-    std::memset(mlanes[l], 0, sizeof mlanes[l]);
+  for (int t = 0; t < NT; ++t) {
+    for (int64_t l = nb; l < 8; ++l) std::memset(lanes[t][l], 0, sizeof lanes[t][l]);  // lanes no block reached
+    __m512 v[kTileRows];
+    for (int r = 0; r < kTileRows; ++r) v[r] = tree8(lanes[t], r);
+    store_token_major(v, out + t * kC);
   }
-  for (int r = 0; r < kTileRows; ++r)
-    _mm512_storeu_ps(out + r * kTileTokens, _mm512_sub_ps(tree8(lanes, r), tree8(mlanes, r)));
+}
+
+void tile_dot_k_call(const int8_t* q, const float* ws, const float* m, const int8_t* b, const float* dxt,
+                     const float* sxt, int64_t n, int n_tiles, float* out) {
+  if (n_tiles == 2)
+    tile_dot_k_amx<2>(q, ws, m, b, dxt, sxt, n, out);
+  else
+    tile_dot_k_amx<1>(q, ws, m, b, dxt, sxt, n, out);
 }
 
 }  // namespace
 
-TileDotFn tile_dot_k() {
+TileDotKFn tile_dot_k() {
   if (!amx_granted() || active_isa() != Isa::kAvx512) return nullptr;
-  return tile_dot_k_amx;
+  return tile_dot_k_call;
 }
 
 TileDotFn tile_dot(int unit) {

@@ -96,7 +96,9 @@ const void* CpuBackend::copy_to_huge_pages(const void* src, size_t bytes) {
   return dst;
 }
 
-std::unique_ptr<Buffer> CpuBackend::alloc(size_t bytes) { return std::make_unique<HostBuffer>(bytes); }
+std::unique_ptr<Buffer> CpuBackend::alloc(size_t bytes) {
+  return std::make_unique<HostBuffer>(bytes);
+}
 
 Weight CpuBackend::prepare_weight(quant::Type type, const void* file_data, int64_t cols, int64_t rows, int64_t n_mats,
                                   ComputeMode mode) {
@@ -145,9 +147,15 @@ const float* CpuBackend::prepare_vector(const float* host, size_t n) {
   return owned_.emplace_back(host, host + n).data();
 }
 
-void CpuBackend::to_host(const void* src, void* host_dst, size_t bytes) { std::memcpy(host_dst, src, bytes); }
-void CpuBackend::copy(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-void CpuBackend::from_host(const void* host_src, void* dst, size_t bytes) { std::memcpy(dst, host_src, bytes); }
+void CpuBackend::to_host(const void* src, void* host_dst, size_t bytes) {
+  std::memcpy(host_dst, src, bytes);
+}
+void CpuBackend::copy(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+}
+void CpuBackend::from_host(const void* host_src, void* dst, size_t bytes) {
+  std::memcpy(dst, host_src, bytes);
+}
 
 void CpuBackend::get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) {
   const auto* base = static_cast<const uint8_t*>(w.data);
@@ -176,35 +184,51 @@ void weight_row_f32(const Weight& w, const uint8_t* row, float* out) {
 
 }  // namespace cpu
 
+// The row-wise ops below split their rows over the pool in prefill (each row
+// is computed the same way on any thread, so results do not change); a decode
+// step's one or few rows run inline.
+namespace {
+void rms_norm_row(const float* xr, const float* w, int64_t n, float eps, float* yr) {
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * xr[i];
+  const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+  for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * w[i];
+}
+constexpr int64_t kRowGrain = 8;
+}  // namespace
+
 void CpuBackend::rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * n;
-    float* yr = y + r * n;
-    double ss = 0.0;
-    for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * xr[i];
-    const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
-    for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * w[i];
-  }
+  pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) rms_norm_row(x + r * n, w, n, eps, y + r * n);
+  });
 }
 
 void CpuBackend::rms_norm_gated(const float* x, const float* w, const float* z, int64_t rows, int64_t n, float eps,
                                 float* y) {
-  rms_norm(x, w, rows, n, eps, y);
-  for (int64_t i = 0; i < rows * n; ++i) y[i] *= cpu::silu(z[i]);
+  pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      rms_norm_row(x + r * n, w, n, eps, y + r * n);
+      for (int64_t i = r * n; i < (r + 1) * n; ++i) y[i] *= cpu::silu(z[i]);
+    }
+  });
 }
 
 void CpuBackend::l2_norm(const float* x, int64_t rows, int64_t n, float eps, float scale, float* y) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * n;
-    double ss = 0.0;
-    for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * xr[i];
-    const float inv = scale / std::fmax(std::sqrt(static_cast<float>(ss)), eps);
-    for (int64_t i = 0; i < n; ++i) y[r * n + i] = xr[i] * inv;
-  }
+  pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * n;
+      double ss = 0.0;
+      for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * xr[i];
+      const float inv = scale / std::fmax(std::sqrt(static_cast<float>(ss)), eps);
+      for (int64_t i = 0; i < n; ++i) y[r * n + i] = xr[i] * inv;
+    }
+  });
 }
 
 void CpuBackend::add(const float* a, const float* b, int64_t n, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+  pool_.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = a[i] + b[i];
+  });
 }
 
 void CpuBackend::copy_columns(const float* src, int64_t rows, int64_t src_cols, int64_t col, int64_t n_cols,

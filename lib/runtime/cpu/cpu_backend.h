@@ -45,8 +45,7 @@ class CpuBackend final : public Backend {
                       float* y) override;
   void l2_norm(const float* x, int64_t rows, int64_t n, float eps, float scale, float* y) override;
   void add(const float* a, const float* b, int64_t n, float* y) override;
-  void copy_columns(const float* src, int64_t rows, int64_t src_cols, int64_t col, int64_t n_cols,
-                    float* dst) override;
+  void copy_columns(const float* src, int64_t rows, int64_t src_cols, int64_t col, int64_t n_cols, float* dst) override;
   void rope_neox(float* x, int64_t n_tokens, int n_heads, int head_dim, int n_rot, const int32_t* positions,
                  float freq_base) override;
   void moe(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, float* y) override;
@@ -71,9 +70,9 @@ class CpuBackend final : public Backend {
                   const float* weight, float* y);
 
   // Prefill matmul through the tile kernel (cpu_matmul.cpp).
-  void matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, const uint8_t* base, int64_t row_bytes,
-                    int64_t rows, int64_t cols, const int8_t* qx, const float* dx, const float* sx, int64_t n_tokens,
-                    float* y);
+  void matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, quant::TileDotKFn tile_k, const uint8_t* base,
+                    int64_t row_bytes, int64_t rows, int64_t cols, const int8_t* qx, const float* dx, const float* sx,
+                    int64_t n_tokens, float* y);
 
   ThreadPool pool_;
   std::deque<std::vector<float>> owned_;  // exact-mode weights, legacy reorders, vectors
@@ -119,8 +118,12 @@ float dot(const float* a, const float* b, int64_t n);
 quant::DotKernels weight_kernels(const Weight& w);
 // One row of w (in w's layout) as f32 floats.
 void weight_row_f32(const Weight& w, const uint8_t* row, float* out);
-inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float silu(float x) {
+  return x / (1.0f + std::exp(-x));
+}
+inline float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
 }  // namespace cpu
 
 }  // namespace nextlm::runtime

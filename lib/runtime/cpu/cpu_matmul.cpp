@@ -5,6 +5,7 @@
 // directly; prefill goes through the AMX tile kernel where the OS grants it.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -51,10 +52,11 @@ void unpack_rows(const quant::DotKernels& k, const uint8_t* base, int64_t row_by
 
 // Prefill with the tile kernel (quant/dot.h): tokens packed 16 at a time once,
 // then each thread unpacks 16 weight rows and runs them against every token
-// tile. Rows past the end are zero (their results are dropped).
-void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, const uint8_t* base, int64_t row_bytes,
-                              int64_t rows, int64_t cols, const int8_t* qx, const float* dx, const float* sx,
-                              int64_t n_tokens, float* y) {
+// tile (the superblock form's kernel two token tiles per call, sharing each
+// load of the rows). Rows past the end are zero (their results are dropped).
+void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, quant::TileDotKFn tile_k,
+                              const uint8_t* base, int64_t row_bytes, int64_t rows, int64_t cols, const int8_t* qx,
+                              const float* dx, const float* sx, int64_t n_tokens, float* y) {
   constexpr int64_t TR = quant::kTileRows, TT = quant::kTileTokens;
   const int64_t nsub = cols / 32, n_tt = (n_tokens + TT - 1) / TT;
   Scratch& packed = scratch(1);
@@ -63,7 +65,7 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
   auto& sxt = packed.f1;
   b.resize(static_cast<size_t>(n_tt * cols * TT));
   dxt.resize(static_cast<size_t>(n_tt * nsub * TT));
-  sxt.resize(dxt.size());
+  sxt.resize(dxt.size() + quant::kTileSumsPad);
   pool_.parallel_for(n_tt, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t nt = std::min(TT, n_tokens - t * TT);
@@ -80,7 +82,7 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
     auto& q = unpacked.i8;
     auto& ws = unpacked.f0;
     auto& m = unpacked.f1;
-    float out[TR * TT];
+    float out[2 * TR * TT];
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t r0 = g * TR, nr = std::min(TR, rows - r0);
       unpack_rows(k, base, row_bytes, r0, nr, cols, unpacked);
@@ -89,17 +91,23 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
         std::fill(ws.begin() + nr * (cols / 16), ws.end(), 0.0f);
         std::fill(m.begin() + nr * nsub, m.begin() + TR * nsub, 0.0f);
       }
-      // Only Q4_K/Q5_K-like types have offsets (m_unit 32 here: TR * nsub of them);
-      // skipping zero ones changes no bit.
-      // (The superblock form keeps its mins in ws.)
-      const bool mins = std::any_of(m.begin(), m.begin() + TR * nsub, [](float v) { return v != 0.0f; });
-      for (int64_t t = 0; t < n_tt; ++t) {
-        tile(q.data(), ws.data(), mins ? m.data() : nullptr, b.data() + t * cols * TT, dxt.data() + t * nsub * TT,
-             sxt.data() + t * nsub * TT, cols, out);
-        const int64_t nt = std::min(TT, n_tokens - t * TT);
-        // Token-major: each token's 16 results are one contiguous run of y.
+      // Only Q5_K-like types have offsets here (m_unit 32: TR * nsub of them);
+      // skipping zero ones changes no bit. (The superblock form's m holds its scales.)
+      const bool mins = !tile_k && std::any_of(m.begin(), m.begin() + TR * nsub, [](float v) { return v != 0.0f; });
+      for (int64_t t = 0; t < n_tt;) {
+        const int n_tiles = tile_k && t + 1 < n_tt ? 2 : 1;
+        const int64_t off = t * nsub * TT;
+        if (tile_k)
+          tile_k(q.data(), ws.data(), m.data(), b.data() + t * cols * TT, dxt.data() + off, sxt.data() + off, cols,
+                 n_tiles, out);
+        else
+          tile(q.data(), ws.data(), mins ? m.data() : nullptr, b.data() + t * cols * TT, dxt.data() + off,
+               sxt.data() + off, cols, out);
+        // Token-major: each token's results are one contiguous run of y.
+        const int64_t nt = std::min(n_tiles * TT, n_tokens - t * TT);
         for (int64_t j = 0; j < nt; ++j)
-          for (int64_t i = 0; i < nr; ++i) y[(t * TT + j) * rows + r0 + i] = out[i * TT + j];
+          std::memcpy(y + (t * TT + j) * rows + r0, out + j * TR, static_cast<size_t>(nr) * sizeof(float));
+        t += n_tiles;
       }
     }
   });
@@ -175,11 +183,10 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       });
       return;
     }
-    if (const quant::TileDotFn tile = k.act_k          ? quant::tile_dot_k()
-                                      : k.m_unit == 32 ? quant::tile_dot(k.unit)
-                                                       : nullptr;
-        tile && n_tokens >= cpu::kTileMinTokens) {
-      matmul_tiles(k, tile, base, w.row_bytes, rows, cols, qx.data(), dx.data(), sx.data(), n_tokens, y);
+    const quant::TileDotKFn tile_k = k.act_k ? quant::tile_dot_k() : nullptr;
+    const quant::TileDotFn tile_u = !k.act_k && k.m_unit == 32 ? quant::tile_dot(k.unit) : nullptr;
+    if ((tile_u || tile_k) && n_tokens >= cpu::kTileMinTokens) {
+      matmul_tiles(k, tile_u, tile_k, base, w.row_bytes, rows, cols, qx.data(), dx.data(), sx.data(), n_tokens, y);
       return;
     }
     constexpr int64_t kTile = 16;
