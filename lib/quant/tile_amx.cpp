@@ -220,7 +220,7 @@ void tile_dot_k_amx(const int8_t* q, const float* ws, const float* m, const int8
         const __m512 a0 = first ? _mm512_setzero_ps() : _mm512_load_ps(la + o);
         const __m512 a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c[2 * t] + o)),
                                           _mm512_mul_ps(dxv, _mm512_set1_ps(dm[0])), a0);
-        const __m512 neg = _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dxv, _mm512_set1_ps(dm[1])));
+        const __m512 neg = _mm512_xor_ps(_mm512_mul_ps(dxv, _mm512_set1_ps(dm[1])), _mm512_set1_ps(-0.0f));
         _mm512_store_ps(la + o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(mt[t] + o)), neg, a1));
       }
     }
