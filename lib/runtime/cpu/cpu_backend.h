@@ -13,6 +13,16 @@
 
 namespace nextlm::runtime {
 
+namespace cpu {
+// One matrix of a tile matmul: `rows` rows row_bytes apart from base; results
+// to y (token-major, tokens x rows).
+struct TileTarget {
+  const uint8_t* base;
+  int64_t row_bytes, rows;
+  float* y;
+};
+}  // namespace cpu
+
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int n_threads);
@@ -69,10 +79,17 @@ class CpuBackend final : public Backend {
   bool moe_decode(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, const int* chosen,
                   const float* weight, float* y);
 
-  // Prefill matmul through the tile kernel (cpu_matmul.cpp).
-  void matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, quant::TileDotKFn tile_k, const uint8_t* base,
-                    int64_t row_bytes, int64_t rows, int64_t cols, const int8_t* qx, const float* dx, const float* sx,
-                    int64_t n_tokens, float* y);
+  // Prefill matmuls through the tile kernel, one or two matrices with the same
+  // input (cpu_matmul.cpp).
+  void matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, quant::TileDotKFn tile_k,
+                    const cpu::TileTarget* targets, int n_targets, int64_t cols, const int8_t* qx, const float* dx,
+                    const float* sx, int64_t n_tokens);
+  // Activations to q8 in k's form into this thread's matmul scratch.
+  void quantize_rows(const quant::DotKernels& k, const float* x, int64_t n_tokens, int64_t cols);
+  // a and b times the same x (an FFN's gate and up): one quantization, one
+  // packing and one parallel job where both take the tile kernel, else two matmuls.
+  void matmul_pair(const Weight& a, const Weight& b, int64_t mat, const float* x, int64_t n_tokens, float* ya,
+                   float* yb);
 
   ThreadPool pool_;
   std::deque<std::vector<float>> owned_;  // exact-mode weights, legacy reorders, vectors

@@ -54,9 +54,11 @@ void unpack_rows(const quant::DotKernels& k, const uint8_t* base, int64_t row_by
 // then each thread unpacks 16 weight rows and runs them against every token
 // tile (the superblock form's kernel two token tiles per call, sharing each
 // load of the rows). Rows past the end are zero (their results are dropped).
+// Several matrices with the same input (an FFN's gate and up) share the
+// packing and one parallel job over all their row groups.
 void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile, quant::TileDotKFn tile_k,
-                              const uint8_t* base, int64_t row_bytes, int64_t rows, int64_t cols, const int8_t* qx,
-                              const float* dx, const float* sx, int64_t n_tokens, float* y) {
+                              const cpu::TileTarget* targets, int n_targets, int64_t cols, const int8_t* qx,
+                              const float* dx, const float* sx, int64_t n_tokens) {
   constexpr int64_t TR = quant::kTileRows, TT = quant::kTileTokens;
   const int64_t nsub = cols / 32, n_tt = (n_tokens + TT - 1) / TT;
   Scratch& packed = scratch(1);
@@ -77,15 +79,19 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
                              b.data() + t * cols * TT, dxt.data() + t * nsub * TT, sxt.data() + t * nsub * TT);
     }
   });
-  pool_.parallel_for((rows + TR - 1) / TR, 1, [&](int64_t g0, int64_t g1) {
+  int64_t first[3] = {0, 0, 0};  // each target's first row group
+  for (int i = 0; i < n_targets; ++i) first[i + 1] = first[i] + (targets[i].rows + TR - 1) / TR;
+  pool_.parallel_for(first[n_targets], 1, [&](int64_t g0, int64_t g1) {
     Scratch& unpacked = unpack_scratch(TR, cols, k.q_bytes);  // this worker's
     auto& q = unpacked.i8;
     auto& ws = unpacked.f0;
     auto& m = unpacked.f1;
     float out[2 * TR * TT];
     for (int64_t g = g0; g < g1; ++g) {
-      const int64_t r0 = g * TR, nr = std::min(TR, rows - r0);
-      unpack_rows(k, base, row_bytes, r0, nr, cols, unpacked);
+      const int ti = g < first[1] ? 0 : 1;
+      const cpu::TileTarget& tg = targets[ti];
+      const int64_t r0 = (g - first[ti]) * TR, nr = std::min(TR, tg.rows - r0);
+      unpack_rows(k, tg.base, tg.row_bytes, r0, nr, cols, unpacked);
       if (nr < TR) {
         std::fill(q.begin() + nr * cols * k.q_bytes, q.end(), int8_t{0});
         std::fill(ws.begin() + nr * (cols / 16), ws.end(), 0.0f);
@@ -93,7 +99,8 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
       }
       // Only Q5_K-like types have offsets here (m_unit 32: TR * nsub of them);
       // skipping zero ones changes no bit. (The superblock form's m holds its scales.)
-      const bool mins = !tile_k && std::any_of(m.begin(), m.begin() + TR * nsub, [](float v) { return v != 0.0f; });
+      const bool mins =
+          !tile_k && std::any_of(m.begin(), m.begin() + TR * nsub, [](float v) { return v != 0.0f; });
       for (int64_t t = 0; t < n_tt;) {
         const int n_tiles = tile_k && t + 1 < n_tt ? 2 : 1;
         const int64_t off = t * nsub * TT;
@@ -106,11 +113,46 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
         // Token-major: each token's results are one contiguous run of y.
         const int64_t nt = std::min(n_tiles * TT, n_tokens - t * TT);
         for (int64_t j = 0; j < nt; ++j)
-          std::memcpy(y + (t * TT + j) * rows + r0, out + j * TR, static_cast<size_t>(nr) * sizeof(float));
+          std::memcpy(tg.y + (t * TT + j) * tg.rows + r0, out + j * TR, static_cast<size_t>(nr) * sizeof(float));
         t += n_tiles;
       }
     }
   });
+}
+
+// Activations to q8 in k's form, once per matmul (the thread's scratch slot 0).
+void CpuBackend::quantize_rows(const quant::DotKernels& k, const float* x, int64_t n_tokens, int64_t cols) {
+  const int64_t nsub = cols / 32;
+  Scratch& act = scratch(0);
+  act.i8.resize(static_cast<size_t>(n_tokens * cols));
+  act.f0.resize(static_cast<size_t>(n_tokens * nsub));
+  act.f1.resize(act.f0.size());
+  int8_t* qx = act.i8.data();
+  float *dx = act.f0.data(), *sx = act.f1.data();
+  pool_.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) k.quantize(x + t * cols, cols, qx + t * cols, dx + t * nsub, sx + t * nsub);
+  });
+}
+
+void CpuBackend::matmul_pair(const Weight& a, const Weight& b, int64_t mat, const float* x, int64_t n_tokens,
+                             float* ya, float* yb) {
+  const quant::DotKernels k = cpu::weight_kernels(a);
+  const quant::TileDotKFn tile_k = k.act_k ? quant::tile_dot_k() : nullptr;
+  const quant::TileDotFn tile_u = !k.act_k && k.m_unit == 32 ? quant::tile_dot(k.unit) : nullptr;
+  const bool shared = a.type == b.type && a.layout == b.layout && a.cols == b.cols && k.unpack != nullptr &&
+                      a.cols % 32 == 0 && (tile_k || tile_u) && n_tokens >= cpu::kTileMinTokens &&
+                      n_tokens > cpu::kDecodeMaxTokens;
+  if (!shared) {
+    matmul(a, mat, x, n_tokens, ya);
+    matmul(b, mat, x, n_tokens, yb);
+    return;
+  }
+  quantize_rows(k, x, n_tokens, a.cols);
+  const Scratch& act = scratch(0);
+  const cpu::TileTarget targets[2] = {
+      {static_cast<const uint8_t*>(a.data) + mat * a.matrix_bytes, static_cast<int64_t>(a.row_bytes), a.rows, ya},
+      {static_cast<const uint8_t*>(b.data) + mat * b.matrix_bytes, static_cast<int64_t>(b.row_bytes), b.rows, yb}};
+  matmul_tiles(k, tile_u, tile_k, targets, 2, a.cols, act.i8.data(), act.f0.data(), act.f1.data(), n_tokens);
 }
 
 void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) {
@@ -148,17 +190,11 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
     // unpacked once to int8 codes and dotted with every token; rows go in
     // tiles so a token's activations stay in L1 across the tile.
     const int64_t nsub = cols / 32;
+    quantize_rows(k, x, n_tokens, cols);
     Scratch& act = scratch(0);
     auto& qx = act.i8;
     auto& dx = act.f0;
     auto& sx = act.f1;
-    qx.resize(static_cast<size_t>(n_tokens * cols));
-    dx.resize(static_cast<size_t>(n_tokens * nsub));
-    sx.resize(dx.size());
-    pool_.parallel_for(n_tokens, 4, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t)
-        k.quantize(x + t * cols, cols, qx.data() + t * cols, dx.data() + t * nsub, sx.data() + t * nsub);
-    });
     if (k.vec_dot_rows && n_tokens <= cpu::kDecodeMaxTokens) {
       // Decode: an unpacked row would not be reused, so dot straight from the packed row.
       const int8_t* qa = qx.data();
@@ -186,7 +222,8 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
     const quant::TileDotKFn tile_k = k.act_k ? quant::tile_dot_k() : nullptr;
     const quant::TileDotFn tile_u = !k.act_k && k.m_unit == 32 ? quant::tile_dot(k.unit) : nullptr;
     if ((tile_u || tile_k) && n_tokens >= cpu::kTileMinTokens) {
-      matmul_tiles(k, tile_u, tile_k, base, w.row_bytes, rows, cols, qx.data(), dx.data(), sx.data(), n_tokens, y);
+      const cpu::TileTarget target{base, static_cast<int64_t>(w.row_bytes), rows, y};
+      matmul_tiles(k, tile_u, tile_k, &target, 1, cols, qx.data(), dx.data(), sx.data(), n_tokens);
       return;
     }
     constexpr int64_t kTile = 16;

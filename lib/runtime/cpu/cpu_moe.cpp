@@ -208,8 +208,7 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
     ge.resize(n * gate.rows);
     ue.resize(n * up.rows);
     de.resize(n * n_embd);
-    matmul(gate, mat, xe.data(), n, ge.data());
-    matmul(up, mat, xe.data(), n, ue.data());
+    matmul_pair(gate, up, mat, xe.data(), n, ge.data(), ue.data());
     pool_.parallel_for(static_cast<int64_t>(ge.size()), 4096, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) ge[i] = cpu::silu(ge[i]) * ue[i];
     });
