@@ -19,10 +19,10 @@ struct Qwen3NextModel::Buffers {
 
 struct Qwen3NextModel::Scratch {
   int64_t n_tokens = 0;
-  std::vector<int64_t> offset;      // first token of each input in the batch
-  std::vector<int32_t> positions;   // per token, host
-  std::vector<Buffers> device;      // per backend, then the expert backend
-  std::vector<float> host;          // handover staging
+  std::vector<int64_t> offset;     // first token of each input in the batch
+  std::vector<int32_t> positions;  // per token, host
+  std::vector<Buffers> device;     // per backend, then the expert backend
+  std::vector<float> host;         // handover staging
 };
 
 Qwen3NextModel::Qwen3NextModel(const gguf::GgufFile& file, runtime::Backend& backend, runtime::ComputeMode mode,
@@ -65,7 +65,8 @@ Qwen3NextModel::Qwen3NextModel(const gguf::GgufFile& file, ModelLayout layout, r
   };
   if (tensor) {
     shards_.reserve(backends.size());
-    for (int d = 0; d < nd; ++d) add_shard(std::vector<int>(static_cast<size_t>(config_.n_layer), d), &layout_.slices[d], d);
+    for (int d = 0; d < nd; ++d)
+      add_shard(std::vector<int>(static_cast<size_t>(config_.n_layer), d), &layout_.slices[d], d);
   } else {
     std::vector<int> ld = layout_.layer_device;
     if (ld.empty()) ld.assign(static_cast<size_t>(config_.n_layer), 0);
@@ -102,9 +103,8 @@ void Qwen3NextModel::forward(std::span<const SequenceInput> inputs, float* logit
       throw Error(ErrorCode::kInvalidArgument, "forward: each input needs its own sequence state");
     }
     if (in.state->n_past() + static_cast<int64_t>(in.tokens.size()) > in.state->n_ctx()) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("forward: {} + {} tokens exceed the context of {}", in.state->n_past(),
-                              in.tokens.size(), in.state->n_ctx()));
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("forward: {} + {} tokens exceed the context of {}",
+                                                           in.state->n_past(), in.tokens.size(), in.state->n_ctx()));
     }
     for (int64_t r : in.logit_rows) {
       if (r < 0 || r >= static_cast<int64_t>(in.tokens.size())) {
@@ -112,7 +112,8 @@ void Qwen3NextModel::forward(std::span<const SequenceInput> inputs, float* logit
       }
     }
     for (int32_t id : in.tokens) {
-      if (id < 0 || id >= c.n_vocab) throw Error(ErrorCode::kInvalidArgument, fmt::format("token id {} out of range", id));
+      if (id < 0 || id >= c.n_vocab)
+        throw Error(ErrorCode::kInvalidArgument, fmt::format("token id {} out of range", id));
     }
     s.offset.push_back(s.n_tokens);
     for (size_t j = 0; j < in.tokens.size(); ++j) s.positions.push_back(static_cast<int32_t>(in.state->n_past() + j));
@@ -123,7 +124,8 @@ void Qwen3NextModel::forward(std::span<const SequenceInput> inputs, float* logit
   if (T == 0) return;
 
   // Scratch sized for the widest intermediate of either layer kind, per device.
-  const int64_t wide = std::max<int64_t>({c.conv_dim(), 2 * int64_t{c.n_head} * c.head_dim, E, 2 * int64_t{c.ssm_dt_rank}});
+  const int64_t wide =
+      std::max<int64_t>({c.conv_dim(), 2 * int64_t{c.n_head} * c.head_dim, E, 2 * int64_t{c.ssm_dt_rank}});
   const auto& backends = layout_.backends;
   s.device.resize(backends.size() + 1);
   auto backend_at = [&](int d) -> runtime::Backend& {
@@ -176,8 +178,10 @@ void Qwen3NextModel::forward(std::span<const SequenceInput> inputs, float* logit
       runtime::Backend& B = *backends[cur[i]];
       Buffers& b = buffers(cur[i]);
       B.rms_norm(b.x->f32(), shards_[i].weights.layers[il].attn_norm, T, E, c.rms_eps, b.h->f32());
-      if (c.recurrent[il]) deltanet_layer(il, shards_[i], static_cast<int>(i), inputs, s, b, prefer_chunked);
-      else attention_layer(il, shards_[i], static_cast<int>(i), inputs, s, b);
+      if (c.recurrent[il])
+        deltanet_layer(il, shards_[i], static_cast<int>(i), inputs, s, b, prefer_chunked);
+      else
+        attention_layer(il, shards_[i], static_cast<int>(i), inputs, s, b);
     }
     reduce_out(cur);
     for (size_t i = 0; i < n_shards; ++i) {
@@ -252,9 +256,11 @@ void Qwen3NextModel::deltanet_layer(int64_t il, const Shard& sh, int index, std:
   float* qkv = b.proj->f32();
   float* z = b.proj2->f32();
   float* ba = b.proj3->f32();
-  B.matmul(l.wqkv, 0, b.h->f32(), T, qkv);
-  B.matmul(l.wz, 0, b.h->f32(), T, z);
-  B.matmul(l.wba, 0, b.h->f32(), T, ba);
+  {  // the three projections of h as one job where the backend can
+    const runtime::Weight* ws[3] = {&l.wqkv, &l.wz, &l.wba};
+    float* ys[3] = {qkv, z, ba};
+    B.matmul_many(ws, 3, b.h->f32(), T, ys);
+  }
   float* conv = b.c->f32();
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int64_t o = s.offset[i], n = static_cast<int64_t>(inputs[i].tokens.size());
@@ -293,9 +299,11 @@ void Qwen3NextModel::attention_layer(int64_t il, const Shard& sh, int index, std
   float* qg = b.proj->f32();
   float* k = b.proj2->f32();
   float* v = b.proj3->f32();
-  B.matmul(l.wq_gate, 0, b.h->f32(), T, qg);
-  B.matmul(l.wk, 0, b.h->f32(), T, k);
-  B.matmul(l.wv, 0, b.h->f32(), T, v);
+  {
+    const runtime::Weight* ws[3] = {&l.wq_gate, &l.wk, &l.wv};
+    float* ys[3] = {qg, k, v};
+    B.matmul_many(ws, 3, b.h->f32(), T, ys);
+  }
   float* q = b.a->f32();
   float* gate = b.b->f32();
   B.copy_columns(qg, T * H, 2 * hd, 0, hd, q);

@@ -55,7 +55,7 @@ struct MoeWeights {
   int expert_first = 0;
   int expert_count = -1;  // -1: all n_expert
   int local_experts() const { return expert_count < 0 ? n_expert : expert_count; }
-  const float* shared_gate_inp = nullptr;  // [n_embd] f32, may be null (no shared-expert gate)
+  const float* shared_gate_inp = nullptr;   // [n_embd] f32, may be null (no shared-expert gate)
   Weight gate_shexp, up_shexp, down_shexp;  // rows == 0 when there is no shared expert
   int n_expert = 0;
   int n_expert_used = 0;
@@ -88,8 +88,8 @@ class Backend {
   virtual std::unique_ptr<Buffer> alloc(size_t bytes) = 0;  // zero-filled
   // Makes a weight usable by this backend from the file's bytes (which stay
   // valid for the backend's life): uploads, keeps in place or converts.
-  virtual Weight prepare_weight(quant::Type type, const void* file_data, int64_t cols, int64_t rows,
-                                int64_t n_mats, ComputeMode mode) = 0;
+  virtual Weight prepare_weight(quant::Type type, const void* file_data, int64_t cols, int64_t rows, int64_t n_mats,
+                                ComputeMode mode) = 0;
   // Asks that weights prepared from now on be copied out of the read-only
   // file mapping [mapped, mapped + mapped_len) into memory the backend owns
   // (the CPU: 2 MiB pages, PlanRequest::cpu_huge_pages) and their source
@@ -111,6 +111,12 @@ class Backend {
   virtual void get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) = 0;
   // y[t][r] = sum_c w[mat][r][c] * x[t][c].
   virtual void matmul(const Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) = 0;
+  // matmul of n matrices (mat 0 each) with the same x, ys[i] for ws[i]: a
+  // layer's projections, which a backend may run as one job. Results equal
+  // n matmuls; the default runs them one by one.
+  virtual void matmul_many(const Weight* const* ws, int n, const float* x, int64_t n_tokens, float* const* ys) {
+    for (int i = 0; i < n; ++i) matmul(*ws[i], 0, x, n_tokens, ys[i]);
+  }
   // y = x / sqrt(mean(x^2) + eps) * w per row of n; y may alias x.
   virtual void rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y) = 0;
   // y = rms_norm(x) * w * silu(z) per row of n (the DeltaNet output norm).
@@ -131,8 +137,8 @@ class Backend {
 
   // Causal depthwise conv over the last `kernel` inputs then SiLU, per channel;
   // state holds the previous kernel-1 inputs [kernel-1][channels] and is updated.
-  virtual void conv1d_silu(const float* x, int64_t n_tokens, int64_t channels, const float* w, int kernel,
-                           float* state, float* y) = 0;
+  virtual void conv1d_silu(const float* x, int64_t n_tokens, int64_t channels, const float* w, int kernel, float* state,
+                           float* y) = 0;
   // From ssm_ba output (per k-head g: b of its r v-heads, then a of them):
   // beta = sigmoid(b), g = ssm_a * softplus(a + dt_bias), both [t][v-head].
   virtual void delta_gates(const float* ba, int64_t n_tokens, const DeltaShape& s, const float* dt_bias,

@@ -186,7 +186,8 @@ void weight_row_f32(const Weight& w, const uint8_t* row, float* out) {
 
 // The row-wise ops below split their rows over the pool in prefill (each row
 // is computed the same way on any thread, so results do not change); a decode
-// step's one or few rows run inline.
+// step's few rows (under kInlineElems elements) run inline: a parallel job
+// costs more than they do.
 namespace {
 void rms_norm_row(const float* xr, const float* w, int64_t n, float eps, float* yr) {
   double ss = 0.0;
@@ -194,18 +195,21 @@ void rms_norm_row(const float* xr, const float* w, int64_t n, float eps, float* 
   const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
   for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * w[i];
 }
-constexpr int64_t kRowGrain = 8;
+constexpr int64_t kInlineElems = 32768;
+int64_t row_grain(int64_t n) {
+  return std::max<int64_t>(1, kInlineElems / std::max<int64_t>(1, n));
+}
 }  // namespace
 
 void CpuBackend::rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y) {
-  pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1) {
+  pool_.parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) rms_norm_row(x + r * n, w, n, eps, y + r * n);
   });
 }
 
 void CpuBackend::rms_norm_gated(const float* x, const float* w, const float* z, int64_t rows, int64_t n, float eps,
                                 float* y) {
-  pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1) {
+  pool_.parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       rms_norm_row(x + r * n, w, n, eps, y + r * n);
       for (int64_t i = r * n; i < (r + 1) * n; ++i) y[i] *= cpu::silu(z[i]);
@@ -214,7 +218,7 @@ void CpuBackend::rms_norm_gated(const float* x, const float* w, const float* z, 
 }
 
 void CpuBackend::l2_norm(const float* x, int64_t rows, int64_t n, float eps, float scale, float* y) {
-  pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1) {
+  pool_.parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * n;
       double ss = 0.0;
@@ -226,7 +230,7 @@ void CpuBackend::l2_norm(const float* x, int64_t rows, int64_t n, float eps, flo
 }
 
 void CpuBackend::add(const float* a, const float* b, int64_t n, float* y) {
-  pool_.parallel_for(n, 16384, [&](int64_t i0, int64_t i1) {
+  pool_.parallel_for(n, kInlineElems, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) y[i] = a[i] + b[i];
   });
 }

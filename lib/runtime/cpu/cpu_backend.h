@@ -50,6 +50,9 @@ class CpuBackend final : public Backend {
 
   void get_rows(const Weight& w, const int32_t* ids, int64_t n, float* out) override;
   void matmul(const Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) override;
+  // Decode: all rows in one parallel job; prefill: matrices with the same
+  // kernels share one quantization, packing and job (cpu_matmul.cpp).
+  void matmul_many(const Weight* const* ws, int n, const float* x, int64_t n_tokens, float* const* ys) override;
   void rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y) override;
   void rms_norm_gated(const float* x, const float* w, const float* z, int64_t rows, int64_t n, float eps,
                       float* y) override;
@@ -90,6 +93,12 @@ class CpuBackend final : public Backend {
   // packing and one parallel job where both take the tile kernel, else two matmuls.
   void matmul_pair(const Weight& a, const Weight& b, int64_t mat, const float* x, int64_t n_tokens, float* ya,
                    float* yb);
+  // matmul_many with a matrix index per weight.
+  void matmul_group(const Weight* const* ws, const int64_t* mats, int n, const float* x, int64_t n_tokens,
+                    float* const* ys);
+  // The tile kernels for k (one of them, or neither) where a matmul of n_tokens takes them.
+  static bool tile_kernels(const quant::DotKernels& k, int64_t n_tokens, quant::TileDotFn& tile,
+                           quant::TileDotKFn& tile_k);
 
   ThreadPool pool_;
   std::deque<std::vector<float>> owned_;  // exact-mode weights, legacy reorders, vectors

@@ -14,6 +14,7 @@
 #include "quant/dot_bf16.h"
 #include "runtime/cpu/aligned_vector.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/cpu/cpu_segments.h"
 
 namespace nextlm::runtime {
 
@@ -79,7 +80,7 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
                              b.data() + t * cols * TT, dxt.data() + t * nsub * TT, sxt.data() + t * nsub * TT);
     }
   });
-  int64_t first[3] = {0, 0, 0};  // each target's first row group
+  std::vector<int64_t> first(n_targets + 1, 0);  // each target's first row group
   for (int i = 0; i < n_targets; ++i) first[i + 1] = first[i] + (targets[i].rows + TR - 1) / TR;
   pool_.parallel_for(first[n_targets], 1, [&](int64_t g0, int64_t g1) {
     Scratch& unpacked = unpack_scratch(TR, cols, k.q_bytes);  // this worker's
@@ -88,7 +89,7 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
     auto& m = unpacked.f1;
     float out[2 * TR * TT];
     for (int64_t g = g0; g < g1; ++g) {
-      const int ti = g < first[1] ? 0 : 1;
+      const auto ti = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), g) - first.begin()) - 1;
       const cpu::TileTarget& tg = targets[ti];
       const int64_t r0 = (g - first[ti]) * TR, nr = std::min(TR, tg.rows - r0);
       unpack_rows(k, tg.base, tg.row_bytes, r0, nr, cols, unpacked);
@@ -99,8 +100,7 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
       }
       // Only Q5_K-like types have offsets here (m_unit 32: TR * nsub of them);
       // skipping zero ones changes no bit. (The superblock form's m holds its scales.)
-      const bool mins =
-          !tile_k && std::any_of(m.begin(), m.begin() + TR * nsub, [](float v) { return v != 0.0f; });
+      const bool mins = !tile_k && std::any_of(m.begin(), m.begin() + TR * nsub, [](float v) { return v != 0.0f; });
       for (int64_t t = 0; t < n_tt;) {
         const int n_tiles = tile_k && t + 1 < n_tt ? 2 : 1;
         const int64_t off = t * nsub * TT;
@@ -134,25 +134,73 @@ void CpuBackend::quantize_rows(const quant::DotKernels& k, const float* x, int64
   });
 }
 
-void CpuBackend::matmul_pair(const Weight& a, const Weight& b, int64_t mat, const float* x, int64_t n_tokens,
-                             float* ya, float* yb) {
-  const quant::DotKernels k = cpu::weight_kernels(a);
-  const quant::TileDotKFn tile_k = k.act_k ? quant::tile_dot_k() : nullptr;
-  const quant::TileDotFn tile_u = !k.act_k && k.m_unit == 32 ? quant::tile_dot(k.unit) : nullptr;
-  const bool shared = a.type == b.type && a.layout == b.layout && a.cols == b.cols && k.unpack != nullptr &&
-                      a.cols % 32 == 0 && (tile_k || tile_u) && n_tokens >= cpu::kTileMinTokens &&
-                      n_tokens > cpu::kDecodeMaxTokens;
-  if (!shared) {
-    matmul(a, mat, x, n_tokens, ya);
-    matmul(b, mat, x, n_tokens, yb);
-    return;
+bool CpuBackend::tile_kernels(const quant::DotKernels& k, int64_t n_tokens, quant::TileDotFn& tile,
+                              quant::TileDotKFn& tile_k) {
+  tile_k = k.act_k ? quant::tile_dot_k() : nullptr;
+  tile = !k.act_k && k.m_unit == 32 ? quant::tile_dot(k.unit) : nullptr;
+  return k.unpack != nullptr && (tile || tile_k) && n_tokens >= cpu::kTileMinTokens && n_tokens > cpu::kDecodeMaxTokens;
+}
+
+void CpuBackend::matmul_pair(const Weight& a, const Weight& b, int64_t mat, const float* x, int64_t n_tokens, float* ya,
+                             float* yb) {
+  const Weight* ws[2] = {&a, &b};
+  const int64_t mats[2] = {mat, mat};
+  float* ys[2] = {ya, yb};
+  matmul_group(ws, mats, 2, x, n_tokens, ys);
+}
+
+void CpuBackend::matmul_many(const Weight* const* ws, int n, const float* x, int64_t n_tokens, float* const* ys) {
+  const std::vector<int64_t> mats(static_cast<size_t>(n), 0);
+  matmul_group(ws, mats.data(), n, x, n_tokens, ys);
+}
+
+void CpuBackend::matmul_group(const Weight* const* ws, const int64_t* mats, int n, const float* x, int64_t n_tokens,
+                              float* const* ys) {
+  const int64_t cols = ws[0]->cols;
+  bool same_cols = true;
+  for (int i = 0; i < n; ++i) same_cols = same_cols && ws[i]->cols == cols;
+  if (n_tokens <= cpu::kDecodeMaxTokens && same_cols) {
+    bool fused = true;
+    for (int i = 0; i < n; ++i) fused = fused && cpu::has_vec_dot(*ws[i]);
+    if (fused) {  // decode: every matrix's rows for every token in one job
+      std::vector<cpu::QRow> xq(static_cast<size_t>(n_tokens));
+      for (int64_t t = 0; t < n_tokens; ++t) xq[t].set(x + t * cols, cols);
+      std::vector<cpu::Segment> segs;
+      for (int i = 0; i < n; ++i)
+        for (int64_t t = 0; t < n_tokens; ++t)
+          segs.push_back(cpu::segment(*ws[i], mats[i], xq[t], ys[i] + t * ws[i]->rows));
+      cpu::run_segments(pool_, segs);
+      return;
+    }
   }
-  quantize_rows(k, x, n_tokens, a.cols);
-  const Scratch& act = scratch(0);
-  const cpu::TileTarget targets[2] = {
-      {static_cast<const uint8_t*>(a.data) + mat * a.matrix_bytes, static_cast<int64_t>(a.row_bytes), a.rows, ya},
-      {static_cast<const uint8_t*>(b.data) + mat * b.matrix_bytes, static_cast<int64_t>(b.row_bytes), b.rows, yb}};
-  matmul_tiles(k, tile_u, tile_k, targets, 2, a.cols, act.i8.data(), act.f0.data(), act.f1.data(), n_tokens);
+  // Prefill: matrices whose kernels take the tile path in the same form go together.
+  std::vector<bool> done(static_cast<size_t>(n), false);
+  for (int i = 0; i < n; ++i) {
+    if (done[i]) continue;
+    const Weight& a = *ws[i];
+    const quant::DotKernels k = cpu::weight_kernels(a);
+    quant::TileDotFn tile = nullptr;
+    quant::TileDotKFn tile_k = nullptr;
+    std::vector<cpu::TileTarget> targets;
+    if (a.cols % 32 == 0 && tile_kernels(k, n_tokens, tile, tile_k)) {
+      for (int j = i; j < n; ++j) {
+        const Weight& b = *ws[j];
+        if (done[j] || b.type != a.type || b.layout != a.layout || b.cols != a.cols) continue;
+        targets.push_back({static_cast<const uint8_t*>(b.data) + mats[j] * b.matrix_bytes,
+                           static_cast<int64_t>(b.row_bytes), b.rows, ys[j]});
+        done[j] = true;
+      }
+    }
+    if (targets.size() < 2) {
+      matmul(a, mats[i], x, n_tokens, ys[i]);
+      done[i] = true;
+      continue;
+    }
+    quantize_rows(k, x, n_tokens, a.cols);
+    const Scratch& act = scratch(0);
+    matmul_tiles(k, tile, tile_k, targets.data(), static_cast<int>(targets.size()), a.cols, act.i8.data(),
+                 act.f0.data(), act.f1.data(), n_tokens);
+  }
 }
 
 void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_tokens, float* y) {
@@ -219,9 +267,9 @@ void CpuBackend::matmul(const Weight& w, int64_t mat, const float* x, int64_t n_
       });
       return;
     }
-    const quant::TileDotKFn tile_k = k.act_k ? quant::tile_dot_k() : nullptr;
-    const quant::TileDotFn tile_u = !k.act_k && k.m_unit == 32 ? quant::tile_dot(k.unit) : nullptr;
-    if ((tile_u || tile_k) && n_tokens >= cpu::kTileMinTokens) {
+    quant::TileDotFn tile_u = nullptr;
+    quant::TileDotKFn tile_k = nullptr;
+    if (tile_kernels(k, n_tokens, tile_u, tile_k)) {
       const cpu::TileTarget target{base, static_cast<int64_t>(w.row_bytes), rows, y};
       matmul_tiles(k, tile_u, tile_k, &target, 1, cols, qx.data(), dx.data(), sx.data(), n_tokens);
       return;

@@ -8,14 +8,17 @@
 // the same order, so its results are bit-identical to the general path.
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <numeric>
 #include <vector>
 
 #include "quant/dot.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/cpu/cpu_segments.h"
 
 namespace nextlm::runtime {
+
+using cpu::QRow;
+using cpu::Segment;
 
 namespace {
 
@@ -38,78 +41,6 @@ void route(const float* logits, int n_expert, int k, int* chosen, float* weights
   }
 }
 
-// q8 activations of one row (quant/dot.h) in each form the kernels ask for:
-// quantized by their `quantize` (per 32, or per 256 for the superblock form),
-// then laid out in their own order where they have one; made on first use,
-// and the deque keeps earlier forms in place.
-struct QRow {
-  struct Form {
-    quant::QuantizeFn quantize;
-    quant::ActLayoutFn layout;
-    std::vector<int8_t> q, laid;
-    std::vector<float> d, s;
-    const int8_t* codes() const { return layout ? laid.data() : q.data(); }
-  };
-  std::vector<float> x;
-  std::deque<Form> forms;
-  void set(const float* src, int64_t n) {
-    x.assign(src, src + n);
-    forms.clear();
-  }
-  const Form& form(const quant::DotKernels& k) {
-    for (const Form& f : forms)
-      if (f.quantize == k.quantize && f.layout == k.vec_dot_layout) return f;
-    const auto n = static_cast<int64_t>(x.size());
-    Form& f = forms.emplace_back();
-    f.quantize = k.quantize, f.layout = k.vec_dot_layout;
-    f.q.resize(static_cast<size_t>(n));
-    f.d.resize(static_cast<size_t>(n / 32));
-    f.s.resize(f.d.size());
-    k.quantize(x.data(), n, f.q.data(), f.d.data(), f.s.data());
-    if (f.layout) {
-      f.laid.resize(static_cast<size_t>(quant::kActLayoutBytes * n));
-      f.layout(f.q.data(), f.d.data(), n, f.laid.data());
-    }
-    return f;
-  }
-};
-
-// Rows of one matrix times one activation row: out[r] for r < w.rows.
-struct Segment {
-  const Weight* w;
-  int64_t mat;
-  const QRow::Form* act;  // the activations in the form w's kernel reads
-  float* out;
-  quant::VecDotRowsFn dot;  // w's kernel, looked up once
-};
-
-Segment segment(const Weight& w, int64_t mat, QRow& act, float* out) {
-  const quant::DotKernels k = cpu::weight_kernels(w);
-  return {&w, mat, &act.form(k), out, k.vec_dot_rows};
-}
-
-bool has_vec_dot(const Weight& w) {
-  return w.type != quant::Type::F32 && w.cols % 32 == 0 && cpu::weight_kernels(w).vec_dot_rows != nullptr;
-}
-
-// All segments' rows as one parallel job.
-void run_segments(ThreadPool& pool, const std::vector<Segment>& segs) {
-  std::vector<int64_t> start(segs.size() + 1, 0);
-  for (size_t i = 0; i < segs.size(); ++i) start[i + 1] = start[i] + segs[i].w->rows;
-  pool.parallel_for(start.back(), 16, [&](int64_t r0, int64_t r1) {
-    size_t i = static_cast<size_t>(std::upper_bound(start.begin(), start.end(), r0) - start.begin()) - 1;
-    for (int64_t r = r0; r < r1;) {  // the part of [r0, r1) in each segment, in one call
-      while (r >= start[i + 1]) ++i;
-      const Segment& sg = segs[i];
-      const Weight& w = *sg.w;
-      const int64_t local = r - start[i], n = std::min(r1, start[i + 1]) - r;
-      const auto* row = static_cast<const uint8_t*>(w.data) + sg.mat * w.matrix_bytes + local * w.row_bytes;
-      sg.dot(row, w.row_bytes, n, sg.act->codes(), sg.act->d.data(), sg.act->s.data(), w.cols, sg.out + local);
-      r += n;
-    }
-  });
-}
-
 }  // namespace
 
 bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, const int* chosen,
@@ -118,10 +49,10 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
   const bool shared = m.gate_shexp.rows > 0;
   if (n_tokens > cpu::kDecodeMaxTokens || n_embd % 32 != 0) return false;
   for (const Weight* w : {&m.gate_exps, &m.up_exps, &m.down_exps})
-    if (!has_vec_dot(*w)) return false;
+    if (!cpu::has_vec_dot(*w)) return false;
   if (shared) {
     for (const Weight* w : {&m.gate_shexp, &m.up_shexp, &m.down_shexp})
-      if (!has_vec_dot(*w)) return false;
+      if (!cpu::has_vec_dot(*w)) return false;
   }
 
   // Items: (token, local expert) pairs in ascending expert order per token, as
@@ -160,10 +91,10 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
   for (size_t i = 0; i < items.size(); ++i) {
     const bool sh = items[i].expert < 0;
     const int64_t mat = sh ? 0 : items[i].expert;
-    segs.push_back(segment(sh ? m.gate_shexp : m.gate_exps, mat, xq[items[i].t], g.data() + off[i]));
-    segs.push_back(segment(sh ? m.up_shexp : m.up_exps, mat, xq[items[i].t], u.data() + off[i]));
+    segs.push_back(cpu::segment(sh ? m.gate_shexp : m.gate_exps, mat, xq[items[i].t], g.data() + off[i]));
+    segs.push_back(cpu::segment(sh ? m.up_shexp : m.up_exps, mat, xq[items[i].t], u.data() + off[i]));
   }
-  run_segments(pool_, segs);
+  cpu::run_segments(pool_, segs);
 
   for (size_t j = 0; j < g.size(); ++j) g[j] = cpu::silu(g[j]) * u[j];
   std::vector<QRow> hq(items.size());
@@ -171,9 +102,10 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
   for (size_t i = 0; i < items.size(); ++i) {
     hq[i].set(g.data() + off[i], off[i + 1] - off[i]);
     const bool sh = items[i].expert < 0;
-    segs.push_back(segment(sh ? m.down_shexp : m.down_exps, sh ? 0 : items[i].expert, hq[i], d.data() + i * n_embd));
+    segs.push_back(
+        cpu::segment(sh ? m.down_shexp : m.down_exps, sh ? 0 : items[i].expert, hq[i], d.data() + i * n_embd));
   }
-  run_segments(pool_, segs);
+  cpu::run_segments(pool_, segs);
 
   std::fill(y, y + n_tokens * n_embd, 0.0f);
   // The general path adds expert by expert (ascending) over all tokens, then
