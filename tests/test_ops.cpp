@@ -199,6 +199,39 @@ TEST_CASE("ops: MoE routing picks the top-k, ties to the lower index, renormalis
   }
 }
 
+TEST_CASE("ops: matmul_many equals separate matmuls bit for bit", "[ops]") {
+  // Decode runs all matrices' rows as one job, prefill groups matrices with the
+  // same kernels (one quantization and tile packing): neither may change a bit.
+  CpuBackend b(2);
+  util::Rng rng(17);
+  const int64_t cols = 512;
+  const quant::Type types[4] = {quant::Type::Q4_K, quant::Type::Q6_K, quant::Type::Q4_K, quant::Type::IQ3_S};
+  const int64_t rows[4] = {40, 24, 17, 33};
+  std::vector<std::vector<uint8_t>> data(4);
+  std::vector<runtime::Weight> w(4);
+  for (int i = 0; i < 4; ++i) {
+    const size_t rb = quant::row_bytes(types[i], cols);
+    data[i].resize(rb * rows[i]);
+    for (int64_t r = 0; r < rows[i]; ++r) quant::fill_random_row(types[i], rng, data[i].data() + r * rb, cols, 0.3f);
+    w[i] = b.prepare_weight(types[i], data[i].data(), cols, rows[i], 1, runtime::ComputeMode::kNative);
+  }
+  const runtime::Weight* ws[4] = {&w[0], &w[1], &w[2], &w[3]};
+  for (const int64_t T : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{37}}) {
+    INFO("tokens " << T);
+    const auto x = random_vec(rng, T * cols);
+    std::vector<std::vector<float>> one(4), many(4);
+    float* ys[4];
+    for (int i = 0; i < 4; ++i) {
+      one[i].resize(T * rows[i]);
+      many[i].assign(T * rows[i], -1.0f);
+      ys[i] = many[i].data();
+      b.matmul(w[i], 0, x.data(), T, one[i].data());
+    }
+    b.matmul_many(ws, 4, x.data(), T, ys);
+    for (int i = 0; i < 4; ++i) CHECK(many[i] == one[i]);
+  }
+}
+
 TEST_CASE("ops: quantized MoE gives every token the same bits alone and in a batch", "[ops]") {
   // Decode (1-2 tokens) takes the fused path, batches the grouped one: they must agree exactly.
   CpuBackend b(2);
