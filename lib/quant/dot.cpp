@@ -26,15 +26,14 @@ void quantize_act_q8k(const float* x, int64_t n, int8_t* q, float* d, float* s) 
 
 void pack_act_tile_k(const int8_t* qx, const float* dx, int64_t n, int64_t n_tokens, int8_t* b, float* dxt,
                      float* sxt) {
-  pack_act_tile(qx, dx, dx, n, n_tokens, b, dxt, sxt);
+  pack_act_tile(qx, dx, nullptr, n, n_tokens, b, dxt, nullptr);
   // Per block, two B tiles of the 8 unit sums B_u (row u / 4, byte token * 4 + u % 4):
   // B_u & 63, then B_u >> 6 (both fit int8; B_u = lo + 64 hi).
   auto* sums = reinterpret_cast<uint8_t*>(sxt);
   std::memset(sums, 0, static_cast<size_t>(n));
   for (int64_t k = 0; k < n_tokens; ++k)
     for (int64_t u = 0; u < n / 32; ++u) {
-      int s = 0;
-      for (int l = 0; l < 32; ++l) s += qx[k * n + 32 * u + l];
+      const int s = code_sum32(qx + k * n + 32 * u);
       uint8_t* t = sums + 256 * (u / 8) + 64 * ((u % 8) / 4) + 4 * k + u % 4;
       t[0] = static_cast<uint8_t>(s & 63);
       t[128] = static_cast<uint8_t>(static_cast<int8_t>(s >> 6));
@@ -45,12 +44,12 @@ void pack_act_tile(const int8_t* qx, const float* dx, const float* sx, int64_t n
                    float* dxt, float* sxt) {
   std::memset(b, 0, static_cast<size_t>(n * kTileTokens));
   std::memset(dxt, 0, static_cast<size_t>(n / 32 * kTileTokens) * sizeof(float));
-  std::memset(sxt, 0, static_cast<size_t>(n / 32 * kTileTokens) * sizeof(float));
+  if (sx) std::memset(sxt, 0, static_cast<size_t>(n / 32 * kTileTokens) * sizeof(float));
   for (int64_t k = 0; k < n_tokens; ++k) {
     for (int64_t i = 0; i < n / 4; ++i) std::memcpy(b + (i * kTileTokens + k) * 4, qx + k * n + 4 * i, 4);
     for (int64_t j = 0; j < n / 32; ++j) {
       dxt[j * kTileTokens + k] = dx[k * (n / 32) + j];
-      sxt[j * kTileTokens + k] = sx[k * (n / 32) + j];
+      if (sx) sxt[j * kTileTokens + k] = sx[k * (n / 32) + j];
     }
   }
 }

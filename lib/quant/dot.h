@@ -48,6 +48,13 @@ void quantize_act_q8(const float* x, int64_t n, int8_t* q, float* d, float* s);
 // elements, written to all 8 of its d entries; s as quantize_act_q8's.
 void quantize_act_q8k(const float* x, int64_t n, int8_t* q, float* d, float* s);
 
+// The exact sum of 32 activation codes (a unit's B_u in the superblock form).
+inline int code_sum32(const int8_t* q) {
+  int s = 0;
+  for (int l = 0; l < 32; ++l) s += q[l];
+  return s;
+}
+
 // Unpacks a row of n elements (n a multiple of the type's block size):
 // n int8s to q, n / 16 floats to ws, n / m_unit floats to m (DotKernels).
 using UnpackFn = void (*)(const uint8_t* row, int64_t n, int8_t* q, float* ws, float* m);
@@ -138,8 +145,8 @@ TileDotFn tile_dot(int unit);
 using TileDotKFn = void (*)(const int8_t* q, const float* ws, const float* m, const int8_t* b, const float* dxt,
                             const float* sxt, int64_t n, int n_tiles, float* out);
 TileDotKFn tile_dot_k();
-// As pack_act_tile, but sxt (n / 32 * 16 floats) gets each block's unit sums
-// as two byte tiles. The kernel reads 16 rows of 64 bytes from them: keep
+// As pack_act_tile (which skips sxt when sx is null), but sxt (n / 32 * 16
+// floats) gets each block's unit sums as two byte tiles. The kernel reads 16 rows of 64 bytes from them: keep
 // kTileSumsPad floats readable past the last tile's sxt.
 void pack_act_tile_k(const int8_t* qx, const float* dx, int64_t n, int64_t n_tokens, int8_t* b, float* dxt, float* sxt);
 constexpr int64_t kTileSumsPad = 256;

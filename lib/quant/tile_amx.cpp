@@ -131,6 +131,14 @@ void tile_dot_amx(const int8_t* q, const float* ws, const float* m, const int8_t
 // rows x 64 elements of lo / hi bytes (then tmm0 the rows' mins), tmm2 / tmm3
 // = the two token tiles' activations (then unit sums), tmm4-7 = lo and hi
 // sums per token tile (then the mins' sums).
+// out = lo + (hi << kShift) over a 16 x 16 int32 tile (out may be lo).
+template <int kShift>
+inline void join_parts(const int32_t* lo, const int32_t* hi, int32_t* out) {
+  for (int o = 0; o < kTileRows * kTileTokens; o += 16)
+    _mm512_store_si512(
+        out + o, _mm512_add_epi32(_mm512_load_si512(lo + o), _mm512_slli_epi32(_mm512_load_si512(hi + o), kShift)));
+}
+
 void configure_tiles_k() {
   TileConfig c;
   for (int t = 0; t < 8; ++t) c.colsb[t] = 64, c.rows[t] = 16;
@@ -172,43 +180,21 @@ void tile_dot_k_amx(const int8_t* q, const float* ws, const float* m, const int8
       _tile_stored(6, c[2], 64);
       _tile_stored(7, c[3], 64);
     }
-    // T_b = lo + 256 hi per (row, token).
-    for (int t = 0; t < NT; ++t)
-      for (int r = 0; r < kTileRows; ++r) {
-        const int o = r * kTileTokens;
-        _mm512_store_si512(c[2 * t] + o, _mm512_add_epi32(_mm512_load_si512(c[2 * t] + o),
-                                                          _mm512_slli_epi32(_mm512_load_si512(c[2 * t + 1] + o), 8)));
-      }
+    for (int t = 0; t < NT; ++t) join_parts<8>(c[2 * t], c[2 * t + 1], c[2 * t]);  // T_b = lo + 256 hi
+    alignas(64) int32_t mt[NT][kC];
     // M_b = lo + 64 hi of the mins against the unit sums (the mins' row: K 8..63 are zero).
-    _tile_zero(4);
-    _tile_zero(5);
     _tile_loadd(0, reinterpret_cast<const uint8_t*>(ws) + 64 * k, nws * 4);
-    _tile_loadd(2, sums + 256 * k, 64);
-    _tile_loadd(3, sums + 256 * k + 128, 64);
-    _tile_dpbusd(4, 0, 2);
-    _tile_dpbusd(5, 0, 3);
-    _tile_stored(4, c[1], 64);
-    _tile_stored(5, c[3], 64);  // (tile 1's T is in c[2]: its mins go through c[3] after)
-    alignas(64) int32_t mt[2][kC];
-    for (int r = 0; r < kTileRows; ++r) {
-      const int o = r * kTileTokens;
-      _mm512_store_si512(
-          mt[0] + o, _mm512_add_epi32(_mm512_load_si512(c[1] + o), _mm512_slli_epi32(_mm512_load_si512(c[3] + o), 6)));
-    }
-    if (NT == 2) {
+    for (int t = 0; t < NT; ++t) {
+      const uint8_t* st = sums + 2 * n * t + 256 * k;
       _tile_zero(4);
       _tile_zero(5);
-      _tile_loadd(2, sums + 2 * n + 256 * k, 64);
-      _tile_loadd(3, sums + 2 * n + 256 * k + 128, 64);
+      _tile_loadd(2, st, 64);
+      _tile_loadd(3, st + 128, 64);
       _tile_dpbusd(4, 0, 2);
       _tile_dpbusd(5, 0, 3);
-      _tile_stored(4, c[1], 64);
+      _tile_stored(4, c[1], 64);  // (c[1] and c[3] are free once the T_b are joined)
       _tile_stored(5, c[3], 64);
-      for (int r = 0; r < kTileRows; ++r) {
-        const int o = r * kTileTokens;
-        _mm512_store_si512(mt[1] + o, _mm512_add_epi32(_mm512_load_si512(c[1] + o),
-                                                       _mm512_slli_epi32(_mm512_load_si512(c[3] + o), 6)));
-      }
+      join_parts<6>(c[1], c[3], mt[t]);
     }
     const bool first = k < 8;
     for (int t = 0; t < NT; ++t) {

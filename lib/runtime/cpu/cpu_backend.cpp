@@ -189,10 +189,13 @@ void weight_row_f32(const Weight& w, const uint8_t* row, float* out) {
 // step's few rows (under kInlineElems elements) run inline: a parallel job
 // costs more than they do.
 namespace {
-void rms_norm_row(const float* xr, const float* w, int64_t n, float eps, float* yr) {
+double sum_squares(const float* xr, int64_t n) {
   double ss = 0.0;
   for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * xr[i];
-  const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+  return ss;
+}
+void rms_norm_row(const float* xr, const float* w, int64_t n, float eps, float* yr) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(sum_squares(xr, n) / n) + eps);
   for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * w[i];
 }
 constexpr int64_t kInlineElems = 32768;
@@ -221,9 +224,7 @@ void CpuBackend::l2_norm(const float* x, int64_t rows, int64_t n, float eps, flo
   pool_.parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * n;
-      double ss = 0.0;
-      for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * xr[i];
-      const float inv = scale / std::fmax(std::sqrt(static_cast<float>(ss)), eps);
+      const float inv = scale / std::fmax(std::sqrt(static_cast<float>(sum_squares(xr, n))), eps);
       for (int64_t i = 0; i < n; ++i) y[r * n + i] = xr[i] * inv;
     }
   });

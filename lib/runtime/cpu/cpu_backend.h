@@ -89,11 +89,7 @@ class CpuBackend final : public Backend {
                     const float* sx, int64_t n_tokens);
   // Activations to q8 in k's form into this thread's matmul scratch.
   void quantize_rows(const quant::DotKernels& k, const float* x, int64_t n_tokens, int64_t cols);
-  // a and b times the same x (an FFN's gate and up): one quantization, one
-  // packing and one parallel job where both take the tile kernel, else two matmuls.
-  void matmul_pair(const Weight& a, const Weight& b, int64_t mat, const float* x, int64_t n_tokens, float* ya,
-                   float* yb);
-  // matmul_many with a matrix index per weight.
+  // matmul_many with a matrix index per weight (the MoE block's gate and up of one expert).
   void matmul_group(const Weight* const* ws, const int64_t* mats, int n, const float* x, int64_t n_tokens,
                     float* const* ys);
   // The tile kernels for k (one of them, or neither) where a matmul of n_tokens takes them.

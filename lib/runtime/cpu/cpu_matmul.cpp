@@ -138,15 +138,7 @@ bool CpuBackend::tile_kernels(const quant::DotKernels& k, int64_t n_tokens, quan
                               quant::TileDotKFn& tile_k) {
   tile_k = k.act_k ? quant::tile_dot_k() : nullptr;
   tile = !k.act_k && k.m_unit == 32 ? quant::tile_dot(k.unit) : nullptr;
-  return k.unpack != nullptr && (tile || tile_k) && n_tokens >= cpu::kTileMinTokens && n_tokens > cpu::kDecodeMaxTokens;
-}
-
-void CpuBackend::matmul_pair(const Weight& a, const Weight& b, int64_t mat, const float* x, int64_t n_tokens, float* ya,
-                             float* yb) {
-  const Weight* ws[2] = {&a, &b};
-  const int64_t mats[2] = {mat, mat};
-  float* ys[2] = {ya, yb};
-  matmul_group(ws, mats, 2, x, n_tokens, ys);
+  return k.unpack != nullptr && (tile || tile_k) && n_tokens >= cpu::kTileMinTokens;
 }
 
 void CpuBackend::matmul_many(const Weight* const* ws, int n, const float* x, int64_t n_tokens, float* const* ys) {

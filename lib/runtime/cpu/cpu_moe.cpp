@@ -140,7 +140,10 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
     ge.resize(n * gate.rows);
     ue.resize(n * up.rows);
     de.resize(n * n_embd);
-    matmul_pair(gate, up, mat, xe.data(), n, ge.data(), ue.data());
+    const Weight* gu[2] = {&gate, &up};
+    const int64_t mats[2] = {mat, mat};
+    float* ys[2] = {ge.data(), ue.data()};
+    matmul_group(gu, mats, 2, xe.data(), n, ys);  // one quantization and job for both
     pool_.parallel_for(static_cast<int64_t>(ge.size()), 4096, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) ge[i] = cpu::silu(ge[i]) * ue[i];
     });
