@@ -10,6 +10,7 @@
 
 #include "nextlm/error.h"
 #include "quant/dequant.h"
+#include "runtime/cpu/cpu_math.h"
 #include "quant/repack.h"
 #include "util/mapped_file.h"
 
@@ -215,7 +216,7 @@ void CpuBackend::rms_norm_gated(const float* x, const float* w, const float* z, 
   pool_.parallel_for(rows, row_grain(n), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       rms_norm_row(x + r * n, w, n, eps, y + r * n);
-      for (int64_t i = r * n; i < (r + 1) * n; ++i) y[i] *= cpu::silu(z[i]);
+      cpu::mul_silu(z + r * n, n, y + r * n);
     }
   });
 }
@@ -265,7 +266,9 @@ void CpuBackend::rope_neox(float* x, int64_t n_tokens, int n_heads, int head_dim
 }
 
 void CpuBackend::mul_sigmoid(const float* x, const float* gate, int64_t n, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * cpu::sigmoid(gate[i]);
+  pool_.parallel_for(n, kInlineElems, [&](int64_t i0, int64_t i1) {
+    cpu::mul_sigmoid(x + i0, gate + i0, i1 - i0, y + i0);
+  });
 }
 
 }  // namespace nextlm::runtime

@@ -6,8 +6,28 @@
 #include <vector>
 
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/cpu/cpu_math.h"
 
 namespace nextlm::runtime {
+
+namespace {
+// Channels [c0, c1) of every token: wt holds their weights tap-major
+// (wt[j * (c1 - c0) + c]), so each tap is one pass along contiguous channels.
+NLM_CPU_CLONES void conv_channels(const float* win, int64_t n_tokens, int64_t channels, int64_t c0, int64_t c1,
+                                  const float* wt, int kernel, float* y) {
+  const int64_t nc = c1 - c0;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    float* yt = y + t * channels + c0;
+    for (int64_t c = 0; c < nc; ++c) yt[c] = 0.0f;
+    for (int j = 0; j < kernel; ++j) {
+      const float* xj = win + (t + j) * channels + c0;
+      const float* wj = wt + j * nc;
+      for (int64_t c = 0; c < nc; ++c) yt[c] += xj[c] * wj[c];
+    }
+    cpu::silu_inplace(yt, nc);
+  }
+}
+}  // namespace
 
 void CpuBackend::conv1d_silu(const float* x, int64_t n_tokens, int64_t channels, const float* w, int kernel,
                              float* state, float* y) {
@@ -18,13 +38,10 @@ void CpuBackend::conv1d_silu(const float* x, int64_t n_tokens, int64_t channels,
   std::memcpy(win.data(), state, hist * channels * sizeof(float));
   std::memcpy(win.data() + hist * channels, x, n_tokens * channels * sizeof(float));
   pool_.parallel_for(channels, 64, [&](int64_t c0, int64_t c1) {
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      for (int64_t c = c0; c < c1; ++c) {
-        float s = 0.0f;
-        for (int j = 0; j < kernel; ++j) s += win[(t + j) * channels + c] * w[c * kernel + j];
-        y[t * channels + c] = cpu::silu(s);
-      }
-    }
+    std::vector<float> wt(kernel * (c1 - c0));
+    for (int64_t c = c0; c < c1; ++c)
+      for (int j = 0; j < kernel; ++j) wt[j * (c1 - c0) + (c - c0)] = w[c * kernel + j];
+    conv_channels(win.data(), n_tokens, channels, c0, c1, wt.data(), kernel, y);
   });
   std::memcpy(state, win.data() + n_tokens * channels, hist * channels * sizeof(float));
 }
@@ -61,7 +78,7 @@ NLM_CPU_CLONES void delta_recurrent(const float* q, const float* k, const float*
     const float* qt = q + t * qk_stride;
     const float* kt = k + t * qk_stride;
     const float* vt = v + t * v_stride;
-    const float decay = std::exp(g[t * gb_stride]);
+    const float decay = cpu::fast_exp(g[t * gb_stride]);
     const float b = beta[t * gb_stride];
     float* ot = out + t * v_stride;
     for (int i = 0; i < d; ++i) {
@@ -172,13 +189,13 @@ NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v
       for (int i = 0; i < n; ++i) G[i] = (acc += gh[(c0 + i) * gb_stride]);
       // e^{G_i - G_j} for j <= i, once for both the solve and the output.
       for (int i = 0; i < n; ++i)
-        for (int j = 0; j <= i; ++j) E[i * C + j] = std::exp(G[i] - G[j]);
+        for (int j = 0; j <= i; ++j) E[i * C + j] = cpu::fast_exp(G[i] - G[j]);
       // S0 k_i and S0 q_i.
       mat_mul(K, qk_stride, n, d, Sh, d, sk.data());
       mat_mul(Q, qk_stride, n, d, Sh, d, sq.data());
       for (int i = 0; i < n; ++i) {
         const float b = bh[(c0 + i) * gb_stride];
-        const float eg = std::exp(G[i]);
+        const float eg = cpu::fast_exp(G[i]);
         const float* vi = v + h * d + (c0 + i) * v_stride;
         const float* ski = &sk[i * d];
         float* ui = &u[i * d];
@@ -197,14 +214,14 @@ NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v
       mat_mul(cm.data(), C, n, n, u.data(), d, ou.data());
       for (int i = 0; i < n; ++i) {
         float* oi = out + h * d + (c0 + i) * v_stride;
-        const float eg = std::exp(G[i]);
+        const float eg = cpu::fast_exp(G[i]);
         for (int x = 0; x < d; ++x) oi[x] = eg * sq[i * d + x] + ou[i * d + x];
       }
       // St = e^{G_n} St + W^T U with W[j][c] = e^{G_n - G_j} k_j[c].
-      for (int j = 0; j < n; ++j) coef[j] = std::exp(G[n - 1] - G[j]);
+      for (int j = 0; j < n; ++j) coef[j] = cpu::fast_exp(G[n - 1] - G[j]);
       for (int c = 0; c < d; ++c)
         for (int j = 0; j < n; ++j) W[c * C + j] = coef[j] * K[j * qk_stride + c];
-      mat_mul(W.data(), C, d, n, u.data(), d, Sh, Sh, std::exp(G[n - 1]));
+      mat_mul(W.data(), C, d, n, u.data(), d, Sh, Sh, cpu::fast_exp(G[n - 1]));
     }
   }
   for (int h = 0; h < r; ++h)

@@ -13,6 +13,7 @@
 
 #include "quant/dot.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/cpu/cpu_math.h"
 #include "runtime/cpu/cpu_segments.h"
 
 namespace nextlm::runtime {
@@ -96,7 +97,7 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
   }
   cpu::run_segments(pool_, segs);
 
-  for (size_t j = 0; j < g.size(); ++j) g[j] = cpu::silu(g[j]) * u[j];
+  cpu::silu_mul(g.data(), u.data(), static_cast<int64_t>(g.size()), g.data());
   std::vector<QRow> hq(items.size());
   segs.clear();
   for (size_t i = 0; i < items.size(); ++i) {
@@ -127,7 +128,10 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
   });
   std::vector<int> chosen(n_tokens * K);
   std::vector<float> weight(n_tokens * K);
-  for (int64_t t = 0; t < n_tokens; ++t) route(&logits[t * E], E, K, &chosen[t * K], &weight[t * K]);
+  // Tokens route independently; a prefill batch's routing split over the pool.
+  pool_.parallel_for(n_tokens, 16, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) route(&logits[t * E], E, K, &chosen[t * K], &weight[t * K]);
+  });
   if (moe_decode(m, x, n_tokens, n_embd, chosen.data(), weight.data(), y)) return;
 
   // Group the (token, slot) pairs by expert so each expert's weights are read once.
@@ -145,7 +149,7 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
     float* ys[2] = {ge.data(), ue.data()};
     matmul_group(gu, mats, 2, xe.data(), n, ys);  // one quantization and job for both
     pool_.parallel_for(static_cast<int64_t>(ge.size()), 4096, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) ge[i] = cpu::silu(ge[i]) * ue[i];
+      cpu::silu_mul(ge.data() + i0, ue.data() + i0, i1 - i0, ge.data() + i0);
     });
     matmul(down, mat, ge.data(), n, de.data());
   };
@@ -155,24 +159,32 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
     if (items.empty()) continue;
     const int64_t n = static_cast<int64_t>(items.size());
     xe.resize(n * n_embd);
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t t = items[j] / K;
-      std::copy(x + t * n_embd, x + (t + 1) * n_embd, xe.begin() + j * n_embd);
-    }
+    // The gather and the weighted add split by token: an expert's items are
+    // distinct tokens, so each y row still takes its experts in ascending order.
+    pool_.parallel_for(n, 8, [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t t = items[j] / K;
+        std::copy(x + t * n_embd, x + (t + 1) * n_embd, xe.begin() + j * n_embd);
+      }
+    });
     ffn(m.gate_exps, m.up_exps, m.down_exps, e - e0, n);
-    for (int64_t j = 0; j < n; ++j) {
-      const int64_t t = items[j] / K;
-      const float wgt = weight[items[j]];
-      for (int64_t i = 0; i < n_embd; ++i) y[t * n_embd + i] += wgt * de[j * n_embd + i];
-    }
+    pool_.parallel_for(n, 8, [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t t = items[j] / K;
+        const float wgt = weight[items[j]];
+        for (int64_t i = 0; i < n_embd; ++i) y[t * n_embd + i] += wgt * de[j * n_embd + i];
+      }
+    });
   }
   if (m.gate_shexp.rows > 0) {
     xe.assign(x, x + n_tokens * n_embd);
     ffn(m.gate_shexp, m.up_shexp, m.down_shexp, 0, n_tokens);
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      const float g = m.shared_gate_inp ? cpu::sigmoid(cpu::dot(m.shared_gate_inp, x + t * n_embd, n_embd)) : 1.0f;
-      for (int64_t i = 0; i < n_embd; ++i) y[t * n_embd + i] += g * de[t * n_embd + i];
-    }
+    pool_.parallel_for(n_tokens, 8, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const float g = m.shared_gate_inp ? cpu::sigmoid(cpu::dot(m.shared_gate_inp, x + t * n_embd, n_embd)) : 1.0f;
+        for (int64_t i = 0; i < n_embd; ++i) y[t * n_embd + i] += g * de[t * n_embd + i];
+      }
+    });
   }
 }
 
