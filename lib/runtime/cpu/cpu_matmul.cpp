@@ -112,8 +112,14 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
                sxt.data() + off, cols, out);
         // Token-major: each token's results are one contiguous run of y.
         const int64_t nt = std::min(n_tiles * TT, n_tokens - t * TT);
-        for (int64_t j = 0; j < nt; ++j)
-          std::memcpy(tg.y + (t * TT + j) * tg.rows + r0, out + j * TR, static_cast<size_t>(nr) * sizeof(float));
+        // (A whole group's run is a fixed-size copy: a memcpy call per 64 bytes cost 2% of prefill.)
+        for (int64_t j = 0; j < nt; ++j) {
+          float* dst = tg.y + (t * TT + j) * tg.rows + r0;
+          if (nr == TR)
+            std::memcpy(dst, out + j * TR, TR * sizeof(float));
+          else
+            std::memcpy(dst, out + j * TR, static_cast<size_t>(nr) * sizeof(float));
+        }
         t += n_tiles;
       }
     }
