@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "quant/fp16.h"
 #include "runtime/cpu/cpu_math.h"
 #include "util/rng.h"
 
@@ -90,4 +91,16 @@ TEST_CASE("math: activation loops equal their scalar form in every lane", "[math
   }
   CHECK(out[5] == 0.0f);  // silu(-1000) underflows to (negative) zero
   CHECK(out[6] == 1000.0f * u[6]);
+}
+
+TEST_CASE("math: half_to_float equals the exact f16 conversion for all 65536 inputs", "[math]") {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float got = cpu::half_to_float(static_cast<uint16_t>(h));
+    const float want = nextlm::quant::fp16_to_fp32(static_cast<uint16_t>(h));
+    uint32_t gb, wb;
+    std::memcpy(&gb, &got, 4);
+    std::memcpy(&wb, &want, 4);
+    INFO("h = " << h);
+    REQUIRE(gb == wb);
+  }
 }

@@ -167,6 +167,56 @@ TEST_CASE("ops: attention over every cache type matches a direct softmax", "[ops
   }
 }
 
+TEST_CASE("ops: attention across key blocks matches a direct softmax, with the same bits in any batch", "[ops]") {
+  CpuBackend b(2);
+  util::Rng rng(12);
+  const int H = 4, Hkv = 2, T = 150;  // keys cross the 64-key blocks; queries the 8-token blocks
+  for (int hd : {64, 96}) {           // 96: columns past the 64-wide register blocks
+    for (quant::Type t : {quant::Type::F16, quant::Type::Q8_0}) {
+      INFO("head_dim " << hd << ", cache type " << quant::type_info(t).name);
+      const runtime::AttentionShape shape{H, Hkv, hd, 1.0f / std::sqrt(static_cast<float>(hd))};
+      const size_t rb = quant::row_bytes(t, hd);
+      std::vector<uint8_t> kc(T * Hkv * rb), vc(T * Hkv * rb);
+      runtime::KvLayerView kv{kc.data(), vc.data(), t, t, rb, rb, T};
+      auto q = random_vec(rng, T * H * hd, -3.0f, 3.0f), k = random_vec(rng, T * Hkv * hd), v = random_vec(rng, T * Hkv * hd);
+      std::vector<int32_t> pos(T);
+      std::iota(pos.begin(), pos.end(), 0);
+      b.kv_store(kv, k.data(), v.data(), T, shape, pos.data());
+      std::vector<float> batch(T * H * hd), alone(T * H * hd);
+      b.attention(kv, q.data(), T, shape, pos.data(), batch.data());
+      for (int ti = 0; ti < T; ++ti)  // decode-like: one token at a time (its own position)
+        b.attention(kv, q.data() + ti * H * hd, 1, shape, pos.data() + ti, alone.data() + ti * H * hd);
+      CHECK(batch == alone);
+      std::vector<float> kd(k.size()), vd(v.size());
+      for (size_t r = 0; r < k.size() / hd; ++r) {
+        quant::dequantize_row(t, kc.data() + r * rb, kd.data() + r * hd, hd);
+        quant::dequantize_row(t, vc.data() + r * rb, vd.data() + r * hd, hd);
+      }
+      std::vector<float> ref(batch.size());
+      for (int ti = 0; ti < T; ++ti) {
+        for (int h = 0; h < H; ++h) {
+          const int kh = h / (H / Hkv);
+          std::vector<double> sc(ti + 1);
+          double mx = -1e30, sum = 0;
+          for (int c = 0; c <= ti; ++c) {
+            double sv = 0;
+            for (int i = 0; i < hd; ++i) sv += double(q[(ti * H + h) * hd + i]) * kd[(c * Hkv + kh) * hd + i];
+            sc[c] = sv * shape.scale;
+            mx = std::max(mx, sc[c]);
+          }
+          for (double& sv : sc) sum += (sv = std::exp(sv - mx));
+          for (int i = 0; i < hd; ++i) {
+            double o = 0;
+            for (int c = 0; c <= ti; ++c) o += sc[c] * vd[(c * Hkv + kh) * hd + i];
+            ref[(ti * H + h) * hd + i] = static_cast<float>(o / sum);
+          }
+        }
+      }
+      CHECK(max_abs_diff(batch, ref) < 1e-5f);
+    }
+  }
+}
+
 TEST_CASE("ops: MoE routing picks the top-k, ties to the lower index, renormalised", "[ops]") {
   CpuBackend b(1);
   const int E = 4, K = 2, n_embd = 32, ff = 32;

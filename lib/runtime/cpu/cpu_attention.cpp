@@ -3,12 +3,14 @@
 // with an online softmax, so no n_ctx x n_ctx buffer exists.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "quant/dequant.h"
 #include "quant/quantize.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/cpu/cpu_math.h"
 
 namespace nextlm::runtime {
 
@@ -30,9 +32,19 @@ void CpuBackend::kv_store(const KvLayerView& kv, const float* k, const float* v,
 
 namespace {
 // Query heads [kvh * group, (kvh + 1) * group) of tokens t0..t0+nt against
-// the cached rows of kv head kvh up to each token's position. Each K/V row is
-// decoded once for the whole block; every (token, head) sees the rows in the
-// same order with the same operations as alone, so blocking changes no bit.
+// the cached rows of kv head kvh up to each token's position. Keys go in
+// blocks of kKeyBlock at fixed cache positions (0, 64, ...): a block's K and V
+// rows are converted to f32 once for all the block's (token, head) pairs;
+// each pair takes the block's scores, one rescale of its running sum to the
+// block's maximum, then the weighted V rows. A pair's steps depend only on
+// its own position and the fixed blocks, so a token's result has the same
+// bits alone, in any batch and in decode.
+constexpr int64_t kKeyBlock = 64;
+typedef float V16 __attribute__((vector_size(64)));
+// (By reference: a 64-byte vector passed by value changes the ABI on baseline x86-64.)
+inline void load16(V16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
+inline void store16(float* p, const V16& v) { std::memcpy(p, &v, sizeof v); }
+
 struct AttendBlock {
   const KvLayerView* kv;
   const AttentionShape* s;
@@ -43,13 +55,70 @@ struct AttendBlock {
   float* out;
 };
 
-NLM_CPU_CLONES void attend_block(const AttendBlock& x, float* krow, float* vrow, float* acc, float* mx, float* l) {
+// Rows c0 .. c0 + nc of kv head kvh from a cache half (K or V) as f32, row-major in buf.
+inline void rows_f32(quant::Type type, const uint8_t* base, size_t row_bytes, int n_head_kv, int kvh, int64_t c0,
+                     int64_t nc, int hd, float* buf) {
+  for (int64_t c = 0; c < nc; ++c) {
+    const uint8_t* row = base + ((c0 + c) * n_head_kv + kvh) * row_bytes;
+    float* dst = buf + c * hd;
+    if (type == quant::Type::F32) {
+      std::memcpy(dst, row, hd * sizeof(float));
+    } else if (type == quant::Type::F16) {
+      const auto* h = reinterpret_cast<const uint16_t*>(row);
+      for (int i = 0; i < hd; ++i) dst[i] = cpu::half_to_float(h[i]);
+    } else {
+      quant::dequantize_row(type, row, dst, hd);
+    }
+  }
+}
+
+inline float dot_f32(const float* a, const float* b, int n) {
+  V16 s0 = {}, s1 = {};
+  int i = 0;
+  for (; i + 32 <= n; i += 32) {
+    V16 x0, y0, x1, y1;
+    load16(x0, a + i), load16(y0, b + i), load16(x1, a + i + 16), load16(y1, b + i + 16);
+    s0 += x0 * y0;
+    s1 += x1 * y1;
+  }
+  for (; i + 16 <= n; i += 16) {
+    V16 x0, y0;
+    load16(x0, a + i), load16(y0, b + i);
+    s0 += x0 * y0;
+  }
+  const V16 t = s0 + s1;
+  float r = 0.0f;
+  for (int l = 0; l < 16; ++l) r += t[l];
+  for (; i < n; ++i) r += a[i] * b[i];
+  return r;
+}
+
+// a[0..hd) += sum over c < n of p[c] * v[c][0..hd), 64 columns at a time in registers.
+inline void add_weighted_rows(const float* p, const float* v, int64_t n, int hd, float* a) {
+  int j0 = 0;
+  for (; j0 + 64 <= hd; j0 += 64) {
+    V16 r[4];
+    for (int k = 0; k < 4; ++k) load16(r[k], a + j0 + 16 * k);
+    for (int64_t c = 0; c < n; ++c) {
+      const float w = p[c];
+      for (int k = 0; k < 4; ++k) {
+        V16 x;
+        load16(x, v + c * hd + j0 + 16 * k);
+        r[k] += w * x;
+      }
+    }
+    for (int k = 0; k < 4; ++k) store16(a + j0 + 16 * k, r[k]);
+  }
+  for (int64_t c = 0; c < n; ++c)
+    for (int j = j0; j < hd; ++j) a[j] += p[c] * v[c * hd + j];
+}
+
+NLM_CPU_CLONES void attend_block(const AttendBlock& x, float* kbuf, float* vbuf, float* acc, float* mx, float* l) {
   const KvLayerView& kv = *x.kv;
   const AttentionShape& s = *x.s;
   const int hd = s.head_dim, group = s.n_head / s.n_head_kv;
   const auto* kb = static_cast<const uint8_t*>(kv.k);
   const auto* vb = static_cast<const uint8_t*>(kv.v);
-  const bool k_f32 = kv.k_type == quant::Type::F32, v_f32 = kv.v_type == quant::Type::F32;
   const int64_t heads = x.nt * group;  // (token, head) pairs of the block, token-major
   int64_t last = 0;
   for (int64_t t = 0; t < x.nt; ++t) last = std::max<int64_t>(last, x.positions[x.t0 + t]);
@@ -58,29 +127,35 @@ NLM_CPU_CLONES void attend_block(const AttendBlock& x, float* krow, float* vrow,
     l[h] = 0.0f;
   }
   std::fill(acc, acc + heads * hd, 0.0f);
-  for (int64_t c = 0; c <= last; ++c) {
-    const int64_t row = c * s.n_head_kv + x.kvh;
-    const float* kr = k_f32 ? reinterpret_cast<const float*>(kb + row * kv.k_row_bytes) : krow;
-    const float* vr = v_f32 ? reinterpret_cast<const float*>(vb + row * kv.v_row_bytes) : vrow;
-    if (!k_f32) quant::dequantize_row(kv.k_type, kb + row * kv.k_row_bytes, krow, hd);
-    if (!v_f32) quant::dequantize_row(kv.v_type, vb + row * kv.v_row_bytes, vrow, hd);
+  float p[kKeyBlock];
+  for (int64_t c0 = 0; c0 <= last; c0 += kKeyBlock) {
+    const int64_t nc = std::min(kKeyBlock, last + 1 - c0);
+    rows_f32(kv.k_type, kb, kv.k_row_bytes, s.n_head_kv, x.kvh, c0, nc, hd, kbuf);
+    rows_f32(kv.v_type, vb, kv.v_row_bytes, s.n_head_kv, x.kvh, c0, nc, hd, vbuf);
     for (int64_t t = 0; t < x.nt; ++t) {
-      if (c > x.positions[x.t0 + t]) continue;
+      const int64_t valid = std::min<int64_t>(nc, x.positions[x.t0 + t] + 1 - c0);  // keys c0 .. position
+      if (valid <= 0) continue;
       const float* q0 = x.q + ((x.t0 + t) * s.n_head + static_cast<int64_t>(x.kvh) * group) * hd;
       for (int g = 0; g < group; ++g) {
         const int64_t h = t * group + g;
-        const float score = cpu::dot(q0 + static_cast<int64_t>(g) * hd, kr, hd) * s.scale;
+        const float* qh = q0 + static_cast<int64_t>(g) * hd;
+        float bm = -std::numeric_limits<float>::infinity();
+        for (int64_t c = 0; c < valid; ++c) {
+          p[c] = dot_f32(qh, kbuf + c * hd, hd) * s.scale;
+          bm = std::max(bm, p[c]);
+        }
         float* a = acc + h * hd;
         // Online softmax: rescale the running sum when the maximum grows.
-        if (score > mx[h]) {
-          const float r = std::exp(mx[h] - score);
+        if (bm > mx[h]) {
+          const float r = cpu::fast_exp(mx[h] - bm);
           for (int j = 0; j < hd; ++j) a[j] *= r;
           l[h] *= r;
-          mx[h] = score;
+          mx[h] = bm;
         }
-        const float pg = std::exp(score - mx[h]);
-        l[h] += pg;
-        for (int j = 0; j < hd; ++j) a[j] += pg * vr[j];
+        float sum = 0.0f;
+        for (int64_t c = 0; c < valid; ++c) sum += (p[c] = cpu::fast_exp(p[c] - mx[h]));
+        l[h] += sum;
+        add_weighted_rows(p, vbuf, valid, hd, a);
       }
     }
   }
@@ -100,16 +175,17 @@ void CpuBackend::attention(const KvLayerView& kv, const float* q, int64_t n_toke
   const int hd = s.head_dim;
   const int group = s.n_head / s.n_head_kv;
   // Work items: (block of up to kBlock tokens, kv head); the block's
-  // accumulators (kBlock x group x head_dim floats) stay in L1/L2.
-  constexpr int64_t kBlock = 4;
+  // accumulators (kBlock x group x head_dim floats) and one key block's f32
+  // K and V rows stay in L2.
+  constexpr int64_t kBlock = 8;
   const int64_t n_blocks = (n_tokens + kBlock - 1) / kBlock;
   pool_.parallel_for(n_blocks * s.n_head_kv, 1, [&](int64_t i0, int64_t i1) {
     const size_t heads = static_cast<size_t>(kBlock * group);
-    std::vector<float> krow(hd), vrow(hd), acc(heads * hd), mx(heads), l(heads);
+    std::vector<float> kbuf(kKeyBlock * hd), vbuf(kKeyBlock * hd), acc(heads * hd), mx(heads), l(heads);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t b = i / s.n_head_kv, t0 = b * kBlock;
       const AttendBlock x{&kv, &s, q, positions, t0, std::min(kBlock, n_tokens - t0), static_cast<int>(i % s.n_head_kv), out};
-      attend_block(x, krow.data(), vrow.data(), acc.data(), mx.data(), l.data());
+      attend_block(x, kbuf.data(), vbuf.data(), acc.data(), mx.data(), l.data());
     }
   });
 }

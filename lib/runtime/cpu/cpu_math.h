@@ -53,6 +53,28 @@ inline float fast_sigmoid(float x) {
   return 1.0f / (1.0f + fast_exp(-x));
 }
 
+// f16 to f32 without branches (select and add only), so that a row's loop
+// vectorizes; exact for every input, NaNs made quiet (as fp16_to_fp32).
+inline float half_to_float(uint16_t h) {
+  const uint32_t em = static_cast<uint32_t>(h & 0x7FFFu) << 13;  // exponent and mantissa in f32 place
+  const uint32_t e = em & 0x0F800000u;
+  uint32_t bits = em + ((127u - 15u) << 23);
+  bits = e == 0x0F800000u ? (bits + ((128u - 16u) << 23)) | (em & 0x7FE000u ? 0x00400000u : 0u) : bits;
+  // Subnormal halves: m * 2^-24 as a float difference, exact.
+  float sub;
+  const uint32_t sb = em + (1u << 23) + ((127u - 15u) << 23);
+  std::memcpy(&sub, &sb, sizeof sub);
+  sub -= 6.103515625e-05f;  // 2^-14
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  f = e == 0 ? sub : f;
+  uint32_t out;
+  std::memcpy(&out, &f, sizeof out);
+  out |= static_cast<uint32_t>(h & 0x8000u) << 16;
+  std::memcpy(&f, &out, sizeof f);
+  return f;
+}
+
 // Activation loops (built per ISA like the other f32 loops). out may alias an input.
 void silu_mul(const float* g, const float* u, int64_t n, float* out);    // out = silu(g) * u
 void mul_silu(const float* z, int64_t n, float* y);                      // y *= silu(z)
