@@ -41,6 +41,7 @@ namespace {
 // bits alone, in any batch and in decode.
 constexpr int64_t kKeyBlock = 64;
 typedef float V16 __attribute__((vector_size(64)));
+typedef float V8 __attribute__((vector_size(32)));
 // (By reference: a 64-byte vector passed by value changes the ABI on baseline x86-64.)
 inline void load16(V16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
 inline void store16(float* p, const V16& v) { std::memcpy(p, &v, sizeof v); }
@@ -86,9 +87,13 @@ inline float dot_f32(const float* a, const float* b, int n) {
     load16(x0, a + i), load16(y0, b + i);
     s0 += x0 * y0;
   }
+  // A tree over the lanes: a chain of 16 dependent adds per key was a quarter of the time.
   const V16 t = s0 + s1;
-  float r = 0.0f;
-  for (int l = 0; l < 16; ++l) r += t[l];
+  V8 h0, h1;
+  std::memcpy(&h0, &t, sizeof h0);
+  std::memcpy(&h1, reinterpret_cast<const char*>(&t) + sizeof h0, sizeof h1);
+  const V8 u = h0 + h1;
+  float r = ((u[0] + u[4]) + (u[2] + u[6])) + ((u[1] + u[5]) + (u[3] + u[7]));
   for (; i < n; ++i) r += a[i] * b[i];
   return r;
 }
