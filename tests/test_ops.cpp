@@ -116,6 +116,35 @@ TEST_CASE("ops: delta rule state carries across calls", "[ops]") {
   CHECK(max_abs_diff(s_all, s_split) < 1e-4f);
 }
 
+// Causal softmax attention in doubles: token t (position t) over cache rows 0..t
+// (kd, vd: the values the cache holds), GQA as the backend groups heads.
+static std::vector<float> reference_attention(const std::vector<float>& q, const std::vector<float>& kd,
+                                              const std::vector<float>& vd, int T,
+                                              const runtime::AttentionShape& shape) {
+  const int H = shape.n_head, Hkv = shape.n_head_kv, hd = shape.head_dim;
+  std::vector<float> ref(static_cast<size_t>(T) * H * hd);
+  for (int ti = 0; ti < T; ++ti) {
+    for (int h = 0; h < H; ++h) {
+      const int kh = h / (H / Hkv);
+      std::vector<double> sc(ti + 1);
+      double mx = -1e30, sum = 0;
+      for (int c = 0; c <= ti; ++c) {
+        double s = 0;
+        for (int i = 0; i < hd; ++i) s += double(q[(ti * H + h) * hd + i]) * kd[(c * Hkv + kh) * hd + i];
+        sc[c] = s * shape.scale;
+        mx = std::max(mx, sc[c]);
+      }
+      for (double& s : sc) sum += (s = std::exp(s - mx));
+      for (int i = 0; i < hd; ++i) {
+        double o = 0;
+        for (int c = 0; c <= ti; ++c) o += sc[c] * vd[(c * Hkv + kh) * hd + i];
+        ref[(ti * H + h) * hd + i] = static_cast<float>(o / sum);
+      }
+    }
+  }
+  return ref;
+}
+
 TEST_CASE("ops: attention over every cache type matches a direct softmax", "[ops]") {
   CpuBackend b(2);
   util::Rng rng(11);
@@ -143,27 +172,7 @@ TEST_CASE("ops: attention over every cache type matches a direct softmax", "[ops
     }
     if (t == quant::Type::F32) CHECK(max_abs_diff(kd, k) == 0.0f);
     if (t == quant::Type::Q8_0) CHECK(max_abs_diff(kd, k) < 0.01f);
-    std::vector<float> ref(out.size());
-    for (int ti = 0; ti < T; ++ti) {
-      for (int h = 0; h < H; ++h) {
-        const int kh = h / (H / Hkv);
-        std::vector<double> sc(ti + 1);
-        double mx = -1e30, sum = 0;
-        for (int c = 0; c <= ti; ++c) {
-          double s = 0;
-          for (int i = 0; i < hd; ++i) s += double(q[(ti * H + h) * hd + i]) * kd[(c * Hkv + kh) * hd + i];
-          sc[c] = s * shape.scale;
-          mx = std::max(mx, sc[c]);
-        }
-        for (double& s : sc) sum += (s = std::exp(s - mx));
-        for (int i = 0; i < hd; ++i) {
-          double o = 0;
-          for (int c = 0; c <= ti; ++c) o += sc[c] * vd[(c * Hkv + kh) * hd + i];
-          ref[(ti * H + h) * hd + i] = static_cast<float>(o / sum);
-        }
-      }
-    }
-    CHECK(max_abs_diff(out, ref) < 1e-5f);
+    CHECK(max_abs_diff(out, reference_attention(q, kd, vd, T, shape)) < 1e-5f);
   }
 }
 
@@ -178,7 +187,8 @@ TEST_CASE("ops: attention across key blocks matches a direct softmax, with the s
       const size_t rb = quant::row_bytes(t, hd);
       std::vector<uint8_t> kc(T * Hkv * rb), vc(T * Hkv * rb);
       runtime::KvLayerView kv{kc.data(), vc.data(), t, t, rb, rb, T};
-      auto q = random_vec(rng, T * H * hd, -3.0f, 3.0f), k = random_vec(rng, T * Hkv * hd), v = random_vec(rng, T * Hkv * hd);
+      auto q = random_vec(rng, T * H * hd, -3.0f, 3.0f), k = random_vec(rng, T * Hkv * hd),
+           v = random_vec(rng, T * Hkv * hd);
       std::vector<int32_t> pos(T);
       std::iota(pos.begin(), pos.end(), 0);
       b.kv_store(kv, k.data(), v.data(), T, shape, pos.data());
@@ -192,27 +202,7 @@ TEST_CASE("ops: attention across key blocks matches a direct softmax, with the s
         quant::dequantize_row(t, kc.data() + r * rb, kd.data() + r * hd, hd);
         quant::dequantize_row(t, vc.data() + r * rb, vd.data() + r * hd, hd);
       }
-      std::vector<float> ref(batch.size());
-      for (int ti = 0; ti < T; ++ti) {
-        for (int h = 0; h < H; ++h) {
-          const int kh = h / (H / Hkv);
-          std::vector<double> sc(ti + 1);
-          double mx = -1e30, sum = 0;
-          for (int c = 0; c <= ti; ++c) {
-            double sv = 0;
-            for (int i = 0; i < hd; ++i) sv += double(q[(ti * H + h) * hd + i]) * kd[(c * Hkv + kh) * hd + i];
-            sc[c] = sv * shape.scale;
-            mx = std::max(mx, sc[c]);
-          }
-          for (double& sv : sc) sum += (sv = std::exp(sv - mx));
-          for (int i = 0; i < hd; ++i) {
-            double o = 0;
-            for (int c = 0; c <= ti; ++c) o += sc[c] * vd[(c * Hkv + kh) * hd + i];
-            ref[(ti * H + h) * hd + i] = static_cast<float>(o / sum);
-          }
-        }
-      }
-      CHECK(max_abs_diff(batch, ref) < 1e-5f);
+      CHECK(max_abs_diff(batch, reference_attention(q, kd, vd, T, shape)) < 1e-5f);
     }
   }
 }

@@ -14,7 +14,6 @@
 
 namespace nextlm::runtime {
 
-
 void CpuBackend::kv_store(const KvLayerView& kv, const float* k, const float* v, int64_t n_tokens,
                           const AttentionShape& s, const int32_t* positions) {
   auto* kb = static_cast<uint8_t*>(kv.k);
@@ -40,11 +39,10 @@ namespace {
 // its own position and the fixed blocks, so a token's result has the same
 // bits alone, in any batch and in decode.
 constexpr int64_t kKeyBlock = 64;
-typedef float V16 __attribute__((vector_size(64)));
+using cpu::V16;
 typedef float V8 __attribute__((vector_size(32)));
-// (By reference: a 64-byte vector passed by value changes the ABI on baseline x86-64.)
-inline void load16(V16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
-inline void store16(float* p, const V16& v) { std::memcpy(p, &v, sizeof v); }
+using cpu::load16;
+using cpu::store16;
 
 struct AttendBlock {
   const KvLayerView* kv;
@@ -193,7 +191,8 @@ void CpuBackend::attention(const KvLayerView& kv, const float* q, int64_t n_toke
     std::vector<float> kbuf(kKeyBlock * hd), vbuf(kKeyBlock * hd), acc(heads * hd), mx(heads), l(heads);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t b = i / s.n_head_kv, t0 = b * kBlock;
-      const AttendBlock x{&kv, &s, q, positions, t0, std::min(kBlock, n_tokens - t0), static_cast<int>(i % s.n_head_kv), out};
+      const AttendBlock x{&kv, &s, q, positions, t0, std::min(kBlock, n_tokens - t0), static_cast<int>(i % s.n_head_kv),
+                          out};
       attend_block(x, kbuf.data(), vbuf.data(), acc.data(), mx.data(), l.data());
     }
   });

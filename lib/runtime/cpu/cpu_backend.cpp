@@ -10,8 +10,8 @@
 
 #include "nextlm/error.h"
 #include "quant/dequant.h"
-#include "runtime/cpu/cpu_math.h"
 #include "quant/repack.h"
+#include "runtime/cpu/cpu_math.h"
 #include "util/mapped_file.h"
 
 namespace nextlm::runtime {
@@ -266,9 +266,8 @@ void CpuBackend::rope_neox(float* x, int64_t n_tokens, int n_heads, int head_dim
 }
 
 void CpuBackend::mul_sigmoid(const float* x, const float* gate, int64_t n, float* y) {
-  pool_.parallel_for(n, kInlineElems, [&](int64_t i0, int64_t i1) {
-    cpu::mul_sigmoid(x + i0, gate + i0, i1 - i0, y + i0);
-  });
+  pool_.parallel_for(n, kInlineElems,
+                     [&](int64_t i0, int64_t i1) { cpu::mul_sigmoid(x + i0, gate + i0, i1 - i0, y + i0); });
 }
 
 }  // namespace nextlm::runtime

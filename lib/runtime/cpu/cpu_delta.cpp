@@ -94,10 +94,9 @@ NLM_CPU_CLONES void delta_recurrent(const float* q, const float* k, const float*
 // Small dense products of the chunked form, on the transposed state St
 // (St[c][r] = S[r][c]), so that every inner loop runs along contiguous rows.
 // Rows of 16 * V floats in V vectors; two output rows share each St load.
-typedef float V16 __attribute__((vector_size(64)));
-// (By reference: a 64-byte vector passed by value changes the ABI on baseline x86-64.)
-inline void load16(V16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
-inline void store16(float* p, const V16& v) { std::memcpy(p, &v, sizeof v); }
+using cpu::V16;
+using cpu::load16;
+using cpu::store16;
 
 // X[i][:] = x0 * X0[i][:] + sum_{c < kdim} A[i][c] * B[c][:] for i < n (no
 // X0 term when X0 is null; X0 may be X), with A's rows at stride lda and the

@@ -8,6 +8,17 @@
 
 namespace nextlm::runtime::cpu {
 
+// A 16-float vector for the f32 loops (GCC vector extension; each ISA clone
+// lowers it to its widest registers). Loads and stores by memcpy: no alignment needed.
+typedef float V16 __attribute__((vector_size(64)));
+// (By reference: a 64-byte vector passed by value changes the ABI on baseline x86-64.)
+inline void load16(V16& v, const float* p) {
+  std::memcpy(&v, p, sizeof v);
+}
+inline void store16(float* p, const V16& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
 // e^x within 2 ulp (tests `[math]`), subnormal results, 0 and inf included,
 // NaN kept. Straight-line float code, so a loop of it vectorizes where glibc's
 // expf is a call per element (3% of prefill). Every multiply-add is an
@@ -76,8 +87,8 @@ inline float half_to_float(uint16_t h) {
 }
 
 // Activation loops (built per ISA like the other f32 loops). out may alias an input.
-void silu_mul(const float* g, const float* u, int64_t n, float* out);    // out = silu(g) * u
-void mul_silu(const float* z, int64_t n, float* y);                      // y *= silu(z)
+void silu_mul(const float* g, const float* u, int64_t n, float* out);      // out = silu(g) * u
+void mul_silu(const float* z, int64_t n, float* y);                        // y *= silu(z)
 void mul_sigmoid(const float* x, const float* gate, int64_t n, float* y);  // y = x * sigmoid(gate)
 void silu_inplace(float* y, int64_t n);
 
