@@ -11,16 +11,19 @@
 namespace nextlm::runtime {
 
 namespace {
-// Channels [c0, c1) of every token: wt holds their weights tap-major
+// Channels [c0, c1) of every token. Window row r (kernel - 1 saved inputs,
+// then the new tokens) is state row r or input row r - (kernel - 1): read in
+// place, not copied. wt holds the channels' weights tap-major
 // (wt[j * (c1 - c0) + c]), so each tap is one pass along contiguous channels.
-NLM_CPU_CLONES void conv_channels(const float* win, int64_t n_tokens, int64_t channels, int64_t c0, int64_t c1,
-                                  const float* wt, int kernel, float* y) {
-  const int64_t nc = c1 - c0;
+NLM_CPU_CLONES void conv_channels(const float* state, const float* x, int64_t n_tokens, int64_t channels, int64_t c0,
+                                  int64_t c1, const float* wt, int kernel, float* y) {
+  const int64_t nc = c1 - c0, hist = kernel - 1;
   for (int64_t t = 0; t < n_tokens; ++t) {
     float* yt = y + t * channels + c0;
     for (int64_t c = 0; c < nc; ++c) yt[c] = 0.0f;
     for (int j = 0; j < kernel; ++j) {
-      const float* xj = win + (t + j) * channels + c0;
+      const int64_t r = t + j;
+      const float* xj = (r < hist ? state + r * channels : x + (r - hist) * channels) + c0;
       const float* wj = wt + j * nc;
       for (int64_t c = 0; c < nc; ++c) yt[c] += xj[c] * wj[c];
     }
@@ -31,19 +34,22 @@ NLM_CPU_CLONES void conv_channels(const float* win, int64_t n_tokens, int64_t ch
 
 void CpuBackend::conv1d_silu(const float* x, int64_t n_tokens, int64_t channels, const float* w, int kernel,
                              float* state, float* y) {
-  // window rows: kernel-1 saved inputs then the new tokens; w[c][j] weighs
-  // the j-th oldest of the kernel inputs ending at the current token.
+  // w[c][j] weighs the j-th oldest of the kernel inputs ending at the current token.
   const int64_t hist = kernel - 1;
-  std::vector<float> win((hist + n_tokens) * channels);
-  std::memcpy(win.data(), state, hist * channels * sizeof(float));
-  std::memcpy(win.data() + hist * channels, x, n_tokens * channels * sizeof(float));
   pool_.parallel_for(channels, 64, [&](int64_t c0, int64_t c1) {
     std::vector<float> wt(kernel * (c1 - c0));
     for (int64_t c = c0; c < c1; ++c)
       for (int j = 0; j < kernel; ++j) wt[j * (c1 - c0) + (c - c0)] = w[c * kernel + j];
-    conv_channels(win.data(), n_tokens, channels, c0, c1, wt.data(), kernel, y);
+    conv_channels(state, x, n_tokens, channels, c0, c1, wt.data(), kernel, y);
   });
-  std::memcpy(state, win.data() + n_tokens * channels, hist * channels * sizeof(float));
+  // The new state: the window's last kernel - 1 rows.
+  std::vector<float> last(hist * channels);
+  for (int64_t r = 0; r < hist; ++r) {
+    const int64_t wr = n_tokens + r;
+    const float* src = wr < hist ? state + wr * channels : x + (wr - hist) * channels;
+    std::memcpy(last.data() + r * channels, src, channels * sizeof(float));
+  }
+  std::memcpy(state, last.data(), last.size() * sizeof(float));
 }
 
 void CpuBackend::delta_gates(const float* ba, int64_t n_tokens, const DeltaShape& s, const float* dt_bias,
@@ -72,8 +78,8 @@ namespace {
 // read out while it sits in L1: the state (64 KiB a head) is read and written
 // once per token instead of four passes.
 NLM_CPU_CLONES void delta_recurrent(const float* q, const float* k, const float* v, const float* g, const float* beta,
-                     int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d, float* S,
-                     float* out) {
+                                    int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d,
+                                    float* S, float* out) {
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* qt = q + t * qk_stride;
     const float* kt = k + t * qk_stride;
@@ -94,17 +100,17 @@ NLM_CPU_CLONES void delta_recurrent(const float* q, const float* k, const float*
 // Small dense products of the chunked form, on the transposed state St
 // (St[c][r] = S[r][c]), so that every inner loop runs along contiguous rows.
 // Rows of 16 * V floats in V vectors; two output rows share each St load.
-using cpu::V16;
 using cpu::load16;
 using cpu::store16;
+using cpu::V16;
 
 // X[i][:] = x0 * X0[i][:] + sum_{c < kdim} A[i][c] * B[c][:] for i < n (no
 // X0 term when X0 is null; X0 may be X), with A's rows at stride lda and the
 // rows of B, X0 and X 16 * V floats wide: the state applied to key or query
 // rows, key-key and query-key products, weights times u rows, the new state.
 template <int V>
-inline void mat_times(const float* A, int64_t lda, int n, int kdim, const float* B, float* X,
-                      const float* X0 = nullptr, float x0 = 0.0f) {
+inline void mat_times(const float* A, int64_t lda, int n, int kdim, const float* B, float* X, const float* X0 = nullptr,
+                      float x0 = 0.0f) {
   constexpr int w = 16 * V;
   for (int i = 0; i < n; i += 2) {
     const bool two = i + 1 < n;  // rows i and i + 1 share each load of B
@@ -160,8 +166,8 @@ inline void mat_mul(const float* A, int64_t lda, int n, int kdim, const float* B
 // a triangular solve per chunk instead of d x d updates per token; S0 k_i and
 // S0 q_i for the whole chunk and the new S are small matrix products.
 NLM_CPU_CLONES void delta_chunked(const float* q, const float* k, const float* v, const float* g, const float* beta,
-                                  int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d, int r,
-                                  float* S, float* out) {
+                                  int64_t n_tokens, int64_t qk_stride, int64_t v_stride, int64_t gb_stride, int d,
+                                  int r, float* S, float* out) {
   constexpr int C = 64;
   const size_t dd = static_cast<size_t>(d) * d;
   std::vector<float> G(C), E(C * C), u(C * d), sk(C * d), sq(C * d), kk(C * C), qk(C * C), cm(C * C), ou(C * d),

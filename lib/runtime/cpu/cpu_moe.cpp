@@ -132,6 +132,7 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
   // Tokens route independently; a prefill batch's routing split over the pool.
   pool_.parallel_for(n_tokens, 16, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) route(&logits[t * E], E, K, &chosen[t * K], &weight[t * K]);
+    std::fill(y + t0 * n_embd, y + t1 * n_embd, 0.0f);  // (the output rows the experts add to)
   });
   if (moe_decode(m, x, n_tokens, n_embd, chosen.data(), weight.data(), y)) return;
 
@@ -139,7 +140,6 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
   std::vector<std::vector<int64_t>> by_expert(E);
   for (int64_t i = 0; i < n_tokens * K; ++i) by_expert[chosen[i]].push_back(i);
 
-  std::fill(y, y + n_tokens * n_embd, 0.0f);
   std::vector<float> xe, ge, ue, de;
   auto ffn = [&](const Weight& gate, const Weight& up, const Weight& down, int64_t mat, int64_t n) {
     ge.resize(n * gate.rows);
