@@ -54,15 +54,18 @@ struct AttendBlock {
   float* out;
 };
 
-// Rows c0 .. c0 + nc of kv head kvh from a cache half (K or V) as f32, row-major in buf.
-inline void rows_f32(quant::Type type, const uint8_t* base, size_t row_bytes, int n_head_kv, int kvh, int64_t c0,
-                     int64_t nc, int hd, float* buf) {
+// Rows c0 .. c0 + nc of kv head kvh from a cache half (K or V) of n_cells
+// cells as f32, row-major in buf.
+inline void rows_f32(quant::Type type, const uint8_t* base, size_t row_bytes, int64_t n_cells, int n_head_kv, int kvh,
+                     int64_t c0, int64_t nc, int hd, float* buf) {
   for (int64_t c = 0; c < nc; ++c) {
     const uint8_t* row = base + ((c0 + c) * n_head_kv + kvh) * row_bytes;
     // The rows of one kv head are every n_head_kv-th: ask for a row 8 ahead
     // (the hardware stride prefetch alone left the loads waiting on memory).
-    const uint8_t* ahead = row + 8 * n_head_kv * row_bytes;
-    for (size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(ahead + o);
+    if (c0 + c + 8 < n_cells) {
+      const uint8_t* ahead = row + 8 * n_head_kv * row_bytes;
+      for (size_t o = 0; o < row_bytes; o += 64) __builtin_prefetch(ahead + o);
+    }
     float* dst = buf + c * hd;
     if (type == quant::Type::F32) {
       std::memcpy(dst, row, hd * sizeof(float));
@@ -137,8 +140,8 @@ NLM_CPU_CLONES void attend_block(const AttendBlock& x, float* kbuf, float* vbuf,
   float p[kKeyBlock];
   for (int64_t c0 = 0; c0 <= last; c0 += kKeyBlock) {
     const int64_t nc = std::min(kKeyBlock, last + 1 - c0);
-    rows_f32(kv.k_type, kb, kv.k_row_bytes, s.n_head_kv, x.kvh, c0, nc, hd, kbuf);
-    rows_f32(kv.v_type, vb, kv.v_row_bytes, s.n_head_kv, x.kvh, c0, nc, hd, vbuf);
+    rows_f32(kv.k_type, kb, kv.k_row_bytes, kv.n_cells, s.n_head_kv, x.kvh, c0, nc, hd, kbuf);
+    rows_f32(kv.v_type, vb, kv.v_row_bytes, kv.n_cells, s.n_head_kv, x.kvh, c0, nc, hd, vbuf);
     for (int64_t t = 0; t < x.nt; ++t) {
       const int64_t valid = std::min<int64_t>(nc, x.positions[x.t0 + t] + 1 - c0);  // keys c0 .. position
       if (valid <= 0) continue;
