@@ -88,11 +88,35 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
     auto& ws = unpacked.f0;
     auto& m = unpacked.f1;
     float out[2 * TR * TT];
-    for (int64_t g = g0; g < g1; ++g) {
+    // Group g's packed rows: a contiguous byte range of its target.
+    auto group_rows = [&](int64_t g, const cpu::TileTarget*& tg, int64_t& r0, int64_t& nr) {
       const auto ti = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), g) - first.begin()) - 1;
-      const cpu::TileTarget& tg = targets[ti];
-      const int64_t r0 = (g - first[ti]) * TR, nr = std::min(TR, tg.rows - r0);
+      tg = &targets[ti];
+      r0 = (g - first[ti]) * TR, nr = std::min(TR, tg->rows - r0);
+    };
+    for (int64_t g = g0; g < g1; ++g) {
+      const cpu::TileTarget* tgp;
+      int64_t r0, nr;
+      group_rows(g, tgp, r0, nr);
+      const cpu::TileTarget& tg = *tgp;
       unpack_rows(k, tg.base, tg.row_bytes, r0, nr, cols, unpacked);
+      // The next group's rows go toward L2 while this group's tiles run, a
+      // slice per tile call (a burst would wait on the line fill buffers): its
+      // unpack then reads from cache instead of memory.
+      const uint8_t* next = nullptr;
+      int64_t next_bytes = 0, next_done = 0;
+      if (g + 1 < g1) {
+        const cpu::TileTarget* nt;
+        int64_t nr0, nnr;
+        group_rows(g + 1, nt, nr0, nnr);
+        next = nt->base + nr0 * nt->row_bytes;
+        next_bytes = nnr * nt->row_bytes;
+      }
+      const int64_t calls = tile_k ? (n_tt + 1) / 2 : n_tt;
+      const int64_t slice = (next_bytes / 64 + calls - 1) / calls * 64;
+      auto prefetch_next = [&](int64_t upto) {
+        for (; next_done < std::min(upto, next_bytes); next_done += 64) __builtin_prefetch(next + next_done, 0, 2);
+      };
       if (nr < TR) {
         std::fill(q.begin() + nr * cols * k.q_bytes, q.end(), int8_t{0});
         std::fill(ws.begin() + nr * (cols / 16), ws.end(), 0.0f);
@@ -121,6 +145,7 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
             std::memcpy(dst, out + j * TR, static_cast<size_t>(nr) * sizeof(float));
         }
         t += n_tiles;
+        prefetch_next(next_done + slice);
       }
     }
   });
