@@ -111,34 +111,34 @@ using cpu::V16;
 template <int V>
 inline void mat_times(const float* A, int64_t lda, int n, int kdim, const float* B, float* X, const float* X0 = nullptr,
                       float x0 = 0.0f) {
-  constexpr int w = 16 * V;
-  for (int i = 0; i < n; i += 2) {
-    const bool two = i + 1 < n;  // rows i and i + 1 share each load of B
-    V16 a0[V] = {}, a1[V] = {};
-    if (X0 != nullptr) {
-      for (int v = 0; v < V; ++v) {
-        load16(a0[v], X0 + i * w + 16 * v);
-        a0[v] *= x0;
-        if (two) {
-          load16(a1[v], X0 + (i + 1) * w + 16 * v);
-          a1[v] *= x0;
+  // Blocks of 4 rows x 4 vectors (16 accumulators): each load of B serves 4
+  // rows (it served 2 as 2 rows x V vectors). Every element still sums x0 X0
+  // then c = 0, 1, ... in order, so the blocking changes no bit.
+  constexpr int w = 16 * V, kR = 4, kV = V < 4 ? V : 4;
+  static_assert(V % kV == 0);
+  for (int j0 = 0; j0 < V; j0 += kV) {
+    for (int i = 0; i < n; i += kR) {
+      const int nr = std::min(kR, n - i);
+      V16 a[kR][kV] = {};
+      const float* r[kR];
+      for (int k = 0; k < kR; ++k) r[k] = A + (i + std::min(k, nr - 1)) * lda;  // past n: repeats a valid row
+      if (X0 != nullptr) {
+        for (int k = 0; k < nr; ++k)
+          for (int v = 0; v < kV; ++v) {
+            load16(a[k][v], X0 + (i + k) * w + 16 * (j0 + v));
+            a[k][v] *= x0;
+          }
+      }
+      for (int c = 0; c < kdim; ++c) {
+        V16 bv[kV];
+        for (int v = 0; v < kV; ++v) load16(bv[v], B + c * w + 16 * (j0 + v));
+        for (int k = 0; k < kR; ++k) {
+          const float ak = r[k][c];
+          for (int v = 0; v < kV; ++v) a[k][v] += ak * bv[v];
         }
       }
-    }
-    const float* r0 = A + i * lda;
-    const float* r1 = two ? r0 + lda : r0;
-    for (int c = 0; c < kdim; ++c) {
-      const float k0 = r0[c], k1 = r1[c];
-      for (int v = 0; v < V; ++v) {
-        V16 bv;
-        load16(bv, B + c * w + 16 * v);
-        a0[v] += k0 * bv;
-        a1[v] += k1 * bv;
-      }
-    }
-    for (int v = 0; v < V; ++v) {
-      store16(X + i * w + 16 * v, a0[v]);
-      if (two) store16(X + (i + 1) * w + 16 * v, a1[v]);
+      for (int k = 0; k < nr; ++k)
+        for (int v = 0; v < kV; ++v) store16(X + (i + k) * w + 16 * (j0 + v), a[k][v]);
     }
   }
 }
