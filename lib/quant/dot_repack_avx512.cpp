@@ -72,21 +72,13 @@ float vec_dot_iq3s_nib(const uint8_t* row, const int8_t* qa, const float* dx, co
 // in element order.
 void unpack_iq3s_nib(const uint8_t* row, int64_t n, int8_t* q, float* ws, float* m) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), k15 = _mm512_set1_epi8(15);
-  const __m256i nibble_shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
-  const __m512 odd16 = _mm512_setr_ps(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = row + b * kNibBlockBytes;
     // The 8 units' d * (1 + 2s) (nib_unit_scale's products, bit for bit), each
     // for its two 16-element halves: one vector step instead of 8 scalar f16
     // conversions, which were most of this function's time.
-    uint32_t sc;
-    uint16_t dh;
-    std::memcpy(&sc, blk + kNibScales, 4);
-    std::memcpy(&dh, blk + kNibD, 2);
-    const __m256i nib = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(sc)), nibble_shifts);
-    const __m256 odd = _mm512_castps512_ps256(_mm512_permutexvar_ps(_mm512_castsi256_si512(nib), odd16));
-    const __m256 ws8 = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dh)), odd);
+    const __m256 ws8 = iq3s_ws8(blk + kNibScales, blk + kNibD);
     _mm512_storeu_ps(ws + b * 16, _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(ws8)));
     _mm256_storeu_ps(m + b * 8, _mm256_setzero_ps());
     const __m512i c0 = _mm512_loadu_si512(blk), c1 = _mm512_loadu_si512(blk + 64);

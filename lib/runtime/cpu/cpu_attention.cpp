@@ -39,10 +39,9 @@ namespace {
 // its own position and the fixed blocks, so a token's result has the same
 // bits alone, in any batch and in decode.
 constexpr int64_t kKeyBlock = 64;
-using cpu::V16;
-typedef float V8 __attribute__((vector_size(32)));
 using cpu::load16;
 using cpu::store16;
+using cpu::V16;
 
 struct AttendBlock {
   const KvLayerView* kv;
@@ -76,31 +75,6 @@ inline void rows_f32(quant::Type type, const uint8_t* base, size_t row_bytes, in
       quant::dequantize_row(type, row, dst, hd);
     }
   }
-}
-
-inline float dot_f32(const float* a, const float* b, int n) {
-  V16 s0 = {}, s1 = {};
-  int i = 0;
-  for (; i + 32 <= n; i += 32) {
-    V16 x0, y0, x1, y1;
-    load16(x0, a + i), load16(y0, b + i), load16(x1, a + i + 16), load16(y1, b + i + 16);
-    s0 += x0 * y0;
-    s1 += x1 * y1;
-  }
-  for (; i + 16 <= n; i += 16) {
-    V16 x0, y0;
-    load16(x0, a + i), load16(y0, b + i);
-    s0 += x0 * y0;
-  }
-  // A tree over the lanes: a chain of 16 dependent adds per key was a quarter of the time.
-  const V16 t = s0 + s1;
-  V8 h0, h1;
-  std::memcpy(&h0, &t, sizeof h0);
-  std::memcpy(&h1, reinterpret_cast<const char*>(&t) + sizeof h0, sizeof h1);
-  const V8 u = h0 + h1;
-  float r = ((u[0] + u[4]) + (u[2] + u[6])) + ((u[1] + u[5]) + (u[3] + u[7]));
-  for (; i < n; ++i) r += a[i] * b[i];
-  return r;
 }
 
 // a[0..hd) += sum over c < n of p[c] * v[c][0..hd), 64 columns at a time in registers.
@@ -151,7 +125,7 @@ NLM_CPU_CLONES void attend_block(const AttendBlock& x, float* kbuf, float* vbuf,
         const float* qh = q0 + static_cast<int64_t>(g) * hd;
         float bm = -std::numeric_limits<float>::infinity();
         for (int64_t c = 0; c < valid; ++c) {
-          p[c] = dot_f32(qh, kbuf + c * hd, hd) * s.scale;
+          p[c] = cpu::dot_f32(qh, kbuf + c * hd, hd) * s.scale;
           bm = std::max(bm, p[c]);
         }
         float* a = acc + h * hd;

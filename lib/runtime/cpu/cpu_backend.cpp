@@ -33,31 +33,7 @@ class HostBuffer final : public Buffer {
 
 namespace cpu {
 NLM_CPU_CLONES float dot(const float* a, const float* b, int64_t n) {
-  // Explicit 8-lane vectors (written as acc[8] scalars, GCC's AVX-512 clone
-  // "vectorizes" the eight sums with transposes and runs 4x slower), four of
-  // them: one chain of dependent multiply-adds left the router's 2048-long
-  // rows and the delta rule's 128-long ones waiting on its latency.
-  typedef float V8 __attribute__((vector_size(32)));
-  V8 acc[4] = {};
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    for (int k = 0; k < 4; ++k) {
-      V8 x, y;
-      std::memcpy(&x, a + i + 8 * k, sizeof x);
-      std::memcpy(&y, b + i + 8 * k, sizeof y);
-      acc[k] += x * y;
-    }
-  }
-  for (; i + 8 <= n; i += 8) {
-    V8 x, y;
-    std::memcpy(&x, a + i, sizeof x);
-    std::memcpy(&y, b + i, sizeof y);
-    acc[0] += x * y;
-  }
-  float s = 0.0f;
-  for (; i < n; ++i) s += a[i] * b[i];
-  const V8 t = (acc[0] + acc[2]) + (acc[1] + acc[3]);
-  return s + ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+  return dot_f32(a, b, n);
 }
 }  // namespace cpu
 

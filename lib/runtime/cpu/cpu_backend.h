@@ -132,20 +132,14 @@ constexpr int64_t kDecodeMaxTokens = 2;
 // (measured, prefill in 3-, 4- and 6-token batches: 12-32% faster than dot4).
 constexpr int64_t kTileMinTokens = 3;
 // Shared helpers of the CPU op files.
-// Eight independent partial sums (vectorisable, less rounding drift); built
-// per ISA (NLM_CPU_CLONES). Out of line on purpose: inlined into the delta
-// rule's loops over rows, the compiler vectorizes the outer loop with gathers.
+// cpu_math.h's dot_f32, built per ISA (NLM_CPU_CLONES). Out of line on
+// purpose: inlined into the delta rule's loops over rows, the compiler
+// vectorizes the outer loop with gathers.
 float dot(const float* a, const float* b, int64_t n);
 // The integer kernels for w's layout (none for f32 or where the type has none).
 quant::DotKernels weight_kernels(const Weight& w);
 // One row of w (in w's layout) as f32 floats.
 void weight_row_f32(const Weight& w, const uint8_t* row, float* out);
-inline float silu(float x) {
-  return x / (1.0f + std::exp(-x));
-}
-inline float sigmoid(float x) {
-  return 1.0f / (1.0f + std::exp(-x));
-}
 }  // namespace cpu
 
 }  // namespace nextlm::runtime

@@ -52,8 +52,11 @@ void CpuBackend::conv1d_silu(const float* x, int64_t n_tokens, int64_t channels,
   std::memcpy(state, last.data(), last.size() * sizeof(float));
 }
 
-void CpuBackend::delta_gates(const float* ba, int64_t n_tokens, const DeltaShape& s, const float* dt_bias,
-                             const float* ssm_a, float* beta, float* g) {
+namespace {
+// delta_gates' loop, built per ISA like the other f32 loops (fast_sigmoid's
+// fmas are instructions there).
+NLM_CPU_CLONES void gates(const float* ba, int64_t n_tokens, const DeltaShape& s, const float* dt_bias,
+                          const float* ssm_a, float* beta, float* g) {
   const int r = s.n_v_heads / s.n_k_heads;
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* row = ba + t * 2 * s.n_v_heads;
@@ -64,11 +67,17 @@ void CpuBackend::delta_gates(const float* ba, int64_t n_tokens, const DeltaShape
         const float a = row[kh * 2 * r + r + j] + dt_bias[h];
         // softplus as ggml computes it: linear above 20 to avoid overflow.
         const float sp = a > 20.0f ? a : std::log1p(std::exp(a));
-        beta[t * s.n_v_heads + h] = cpu::sigmoid(b);
+        beta[t * s.n_v_heads + h] = cpu::fast_sigmoid(b);
         g[t * s.n_v_heads + h] = sp * ssm_a[h];
       }
     }
   }
+}
+}  // namespace
+
+void CpuBackend::delta_gates(const float* ba, int64_t n_tokens, const DeltaShape& s, const float* dt_bias,
+                             const float* ssm_a, float* beta, float* g) {
+  gates(ba, n_tokens, s, dt_bias, ssm_a, beta, g);
 }
 
 namespace {
@@ -99,7 +108,7 @@ NLM_CPU_CLONES void delta_recurrent(const float* q, const float* k, const float*
 
 // Small dense products of the chunked form, on the transposed state St
 // (St[c][r] = S[r][c]), so that every inner loop runs along contiguous rows.
-// Rows of 16 * V floats in V vectors; two output rows share each St load.
+// Rows of 16 * V floats in V vectors.
 using cpu::load16;
 using cpu::store16;
 using cpu::V16;

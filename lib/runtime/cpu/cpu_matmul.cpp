@@ -88,16 +88,18 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
     auto& ws = unpacked.f0;
     auto& m = unpacked.f1;
     float out[2 * TR * TT];
-    // Group g's packed rows: a contiguous byte range of its target.
-    auto group_rows = [&](int64_t g, const cpu::TileTarget*& tg, int64_t& r0, int64_t& nr) {
+    // Row group g: rows r0 .. r0 + nr of one target (a contiguous byte range).
+    struct Group {
+      const cpu::TileTarget* tg;
+      int64_t r0, nr;
+    };
+    auto group = [&](int64_t g) {
       const auto ti = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), g) - first.begin()) - 1;
-      tg = &targets[ti];
-      r0 = (g - first[ti]) * TR, nr = std::min(TR, tg->rows - r0);
+      const int64_t r0 = (g - first[ti]) * TR;
+      return Group{&targets[ti], r0, std::min(TR, targets[ti].rows - r0)};
     };
     for (int64_t g = g0; g < g1; ++g) {
-      const cpu::TileTarget* tgp;
-      int64_t r0, nr;
-      group_rows(g, tgp, r0, nr);
+      const auto [tgp, r0, nr] = group(g);
       const cpu::TileTarget& tg = *tgp;
       unpack_rows(k, tg.base, tg.row_bytes, r0, nr, cols, unpacked);
       // The next group's rows go toward L2 while this group's tiles run, a
@@ -106,11 +108,9 @@ void CpuBackend::matmul_tiles(const quant::DotKernels& k, quant::TileDotFn tile,
       const uint8_t* next = nullptr;
       int64_t next_bytes = 0, next_done = 0;
       if (g + 1 < g1) {
-        const cpu::TileTarget* nt;
-        int64_t nr0, nnr;
-        group_rows(g + 1, nt, nr0, nnr);
-        next = nt->base + nr0 * nt->row_bytes;
-        next_bytes = nnr * nt->row_bytes;
+        const Group n1 = group(g + 1);
+        next = n1.tg->base + n1.r0 * n1.tg->row_bytes;
+        next_bytes = n1.nr * n1.tg->row_bytes;
       }
       const int64_t calls = tile_k ? (n_tt + 1) / 2 : n_tt;
       const int64_t slice = (next_bytes / 64 + calls - 1) / calls * 64;

@@ -42,6 +42,11 @@ void route(const float* logits, int n_expert, int k, int* chosen, float* weights
   }
 }
 
+// The shared expert's weight for one token's input row.
+float shared_gate(const MoeWeights& m, const float* xt, int64_t n_embd) {
+  return m.shared_gate_inp ? cpu::fast_sigmoid(cpu::dot(m.shared_gate_inp, xt, n_embd)) : 1.0f;
+}
+
 }  // namespace
 
 bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_tokens, int64_t n_embd, const int* chosen,
@@ -76,7 +81,7 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
   }
   if (shared) {
     for (int64_t t = 0; t < n_tokens; ++t) {
-      const float g = m.shared_gate_inp ? cpu::sigmoid(cpu::dot(m.shared_gate_inp, x + t * n_embd, n_embd)) : 1.0f;
+      const float g = shared_gate(m, x + t * n_embd, n_embd);
       items.push_back({t, -1, g});
     }
   }
@@ -108,9 +113,8 @@ bool CpuBackend::moe_decode(const MoeWeights& m, const float* x, int64_t n_token
   }
   cpu::run_segments(pool_, segs);
 
-  std::fill(y, y + n_tokens * n_embd, 0.0f);
-  // The general path adds expert by expert (ascending) over all tokens, then
-  // the shared expert: per token that is the order of `items`.
+  // (y arrives zeroed: moe() clears it in the routing job.) The general path adds expert by expert (ascending) over all
+  // tokens, then the shared expert: per token that is the order of `items`.
   for (size_t i = 0; i < items.size(); ++i) {
     float* yt = y + items[i].t * n_embd;
     const float wgt = items[i].weight;
@@ -182,7 +186,7 @@ void CpuBackend::moe(const MoeWeights& m, const float* x, int64_t n_tokens, int6
     ffn(m.gate_shexp, m.up_shexp, m.down_shexp, 0, n_tokens);
     pool_.parallel_for(n_tokens, 8, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
-        const float g = m.shared_gate_inp ? cpu::sigmoid(cpu::dot(m.shared_gate_inp, x + t * n_embd, n_embd)) : 1.0f;
+        const float g = shared_gate(m, x + t * n_embd, n_embd);
         for (int64_t i = 0; i < n_embd; ++i) y[t * n_embd + i] += g * de[t * n_embd + i];
       }
     });
